@@ -1,0 +1,181 @@
+//! IPv4 reassembly (`ip_fragment.c`, `inet_fragment.c`): queues keyed by
+//! (src, dst, protocol, id), bounded by `ipfrag_high_thresh` bytes in all and
+//! `ipfrag_time` seconds each. Overlapping fragments kill the queue, as Linux
+//! has done since 4.19 (RFC 5722 applied to IPv4); exact duplicates are ignored.
+
+use crate::mib::IpMib;
+use crate::time::Instant;
+use crate::wire::ipv4::Ipv4Repr;
+use core::time::Duration;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FragKey {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: u8,
+    ident: u16,
+}
+
+#[derive(Debug)]
+struct FragQueue {
+    /// (offset, bytes), sorted by offset, non-overlapping.
+    frags: Vec<(usize, Vec<u8>)>,
+    /// Known once the last fragment (MF clear) arrived.
+    total: Option<usize>,
+    deadline: Instant,
+    /// Header and first 8 bytes of the offset-0 fragment, for ICMP Time Exceeded.
+    first: Option<Vec<u8>>,
+    bytes: usize,
+}
+
+/// A queue that timed out: who to tell, with what (RFC 792 time exceeded, code 1).
+pub struct Expired {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub first: Option<Vec<u8>>,
+}
+
+/// Limits read from the tunables at each call.
+#[derive(Clone, Copy, Debug)]
+pub struct FragLimits {
+    pub timeout: Duration,
+    pub high_thresh: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Reassembly {
+    queues: HashMap<FragKey, FragQueue>,
+    mem: usize,
+}
+
+impl Reassembly {
+    /// Bytes held in incomplete datagrams.
+    pub fn mem(&self) -> usize {
+        self.mem
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.queues.values().map(|q| q.deadline).min()
+    }
+
+    fn kill(&mut self, key: &FragKey, mib: &mut IpMib) {
+        mib.reasm_fails += 1;
+        if let Some(q) = self.queues.remove(key) {
+            self.mem -= q.bytes;
+        }
+    }
+
+    /// Add one fragment; returns the whole payload once every byte is there.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        limits: FragLimits,
+        mib: &mut IpMib,
+        hdr: &Ipv4Repr,
+        packet: &[u8],
+        payload: &[u8],
+    ) -> Option<Vec<u8>> {
+        mib.reasm_reqds += 1;
+        let key = FragKey {
+            src: hdr.src,
+            dst: hdr.dst,
+            protocol: hdr.protocol,
+            ident: hdr.ident,
+        };
+        let offset = usize::from(hdr.frag_offset);
+        let end = offset + payload.len();
+        // Non-final fragments carry a non-zero multiple of 8 bytes; nothing passes 64 KiB.
+        if end > 65535 || (hdr.more_frags && (payload.len() % 8 != 0 || payload.is_empty())) {
+            self.kill(&key, mib);
+            return None;
+        }
+        if self.mem + payload.len() > limits.high_thresh {
+            mib.reasm_fails += 1;
+            return None;
+        }
+        let q = self.queues.entry(key).or_insert_with(|| FragQueue {
+            frags: Vec::new(),
+            total: None,
+            deadline: now + limits.timeout,
+            first: None,
+            bytes: 0,
+        });
+        let inconsistent = if hdr.more_frags {
+            q.total.is_some_and(|t| end > t)
+        } else {
+            q.total.is_some_and(|t| t != end) || q.frags.iter().any(|(o, d)| o + d.len() > end)
+        };
+        if inconsistent {
+            self.kill(&key, mib);
+            return None;
+        }
+        if !hdr.more_frags {
+            q.total = Some(end);
+        }
+        let pos = q.frags.partition_point(|(o, _)| *o < offset);
+        if q.frags
+            .get(pos)
+            .is_some_and(|(o, d)| *o == offset && d.as_slice() == payload)
+        {
+            return None; // exact duplicate
+        }
+        let overlaps_prev = pos > 0 && q.frags[pos - 1].0 + q.frags[pos - 1].1.len() > offset;
+        let overlaps_next = q.frags.get(pos).is_some_and(|(o, _)| *o < end);
+        if overlaps_prev || overlaps_next {
+            self.kill(&key, mib);
+            return None;
+        }
+        if offset == 0 {
+            let keep = (hdr.header_len + 8).min(packet.len());
+            q.first = Some(packet[..keep].to_vec());
+        }
+        q.frags.insert(pos, (offset, payload.to_vec()));
+        q.bytes += payload.len();
+        self.mem += payload.len();
+        let total = q.total?;
+        let mut expect = 0;
+        for (o, d) in &q.frags {
+            if *o != expect {
+                return None;
+            }
+            expect += d.len();
+        }
+        if expect != total {
+            return None;
+        }
+        let q = self.queues.remove(&key)?;
+        self.mem -= q.bytes;
+        let mut whole = Vec::with_capacity(total);
+        for (_, d) in q.frags {
+            whole.extend_from_slice(&d);
+        }
+        mib.reasm_oks += 1;
+        Some(whole)
+    }
+
+    /// Drop queues older than `ipfrag_time` (ReasmTimeout and ReasmFails, as `ip_expire()`).
+    pub fn expire(&mut self, now: Instant, mib: &mut IpMib) -> Vec<Expired> {
+        let dead: Vec<FragKey> = self
+            .queues
+            .iter()
+            .filter(|(_, q)| q.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut out = Vec::new();
+        for key in dead {
+            if let Some(q) = self.queues.remove(&key) {
+                self.mem -= q.bytes;
+                mib.reasm_timeout += 1;
+                mib.reasm_fails += 1;
+                out.push(Expired {
+                    src: key.src,
+                    dst: key.dst,
+                    first: q.first,
+                });
+            }
+        }
+        out
+    }
+}

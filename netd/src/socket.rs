@@ -1,0 +1,180 @@
+//! Socket-level types: handles, options, shutdown, readiness. The calls
+//! themselves are methods of [`crate::Stack`] (stack.rs), which owns the tables.
+
+use crate::tcp::listen::Listener;
+use crate::tcp::Tcb;
+use crate::udp::UdpSock;
+use std::net::SocketAddrV4;
+
+/// A socket in the stack's table. Handles are never reused, so a stale one
+/// is reported as EBADF rather than reaching someone else's socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketHandle(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockType {
+    /// SOCK_STREAM: TCP.
+    Stream,
+    /// SOCK_DGRAM: UDP.
+    Datagram,
+}
+
+/// shutdown(2)'s `how` (SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    Read,
+    Write,
+    Both,
+}
+
+/// poll(2) event bits with Linux's values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PollEvents(pub u16);
+
+impl PollEvents {
+    pub const IN: u16 = 0x001;
+    pub const PRI: u16 = 0x002;
+    pub const OUT: u16 = 0x004;
+    pub const ERR: u16 = 0x008;
+    pub const HUP: u16 = 0x010;
+    pub const RDHUP: u16 = 0x2000;
+
+    pub fn has(self, bits: u16) -> bool {
+        self.0 & bits == bits
+    }
+}
+
+/// Per-socket options; children of a listener inherit them (Linux clones the
+/// listening socket). Zero in a TCP_* field means "use the sysctl".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockOpts {
+    pub reuseaddr: bool,
+    pub keepalive: bool,
+    /// SO_LINGER: `Some(seconds)` when l_onoff is set.
+    pub linger: Option<u32>,
+    /// SO_RCVBUF/SO_SNDBUF as stored (already doubled), when set by the user.
+    pub rcvbuf: Option<usize>,
+    pub sndbuf: Option<usize>,
+    pub nodelay: bool,
+    pub maxseg: u16,
+    pub syncnt: u8,
+    pub user_timeout: u32,
+    pub keepidle: u32,
+    pub keepintvl: u32,
+    pub keepcnt: u8,
+}
+
+/// An option to set, with its value (setsockopt(2)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockOpt {
+    ReuseAddr(bool),
+    KeepAlive(bool),
+    /// `None` is l_onoff = 0.
+    Linger(Option<u32>),
+    RcvBuf(i32),
+    SndBuf(i32),
+    NoDelay(bool),
+    QuickAck(bool),
+    MaxSeg(i32),
+    SynCnt(i32),
+    UserTimeout(i32),
+}
+
+/// An option to read (getsockopt(2)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockOptName {
+    ReuseAddr,
+    KeepAlive,
+    Linger,
+    RcvBuf,
+    SndBuf,
+    Error,
+    Type,
+    AcceptConn,
+    NoDelay,
+    QuickAck,
+    MaxSeg,
+    SynCnt,
+    UserTimeout,
+}
+
+/// A read option's value; `Linger` is (l_onoff, l_linger).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockOptValue {
+    Int(i32),
+    Linger(i32, i32),
+}
+
+/// TCP side of a socket.
+#[derive(Debug)]
+pub(crate) enum TcpSock {
+    /// Created, maybe bound, not listening or connected.
+    Idle,
+    Listen(Box<Listener>),
+    Conn(Box<Tcb>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Socket {
+    pub ty: SockType,
+    /// Bound local address (port 0 = not bound).
+    pub local: Option<SocketAddrV4>,
+    /// bind() named the port (it stays bound after a failed connect).
+    pub bound_explicit: bool,
+    pub opts: SockOpts,
+    pub tcp: TcpSock,
+    pub udp: Option<UdpSock>,
+    /// close()d by the application: invisible to it, alive until the protocol is done.
+    pub orphan: bool,
+    /// A completed connection waiting in this listener's accept queue.
+    pub accept_parent: Option<SocketHandle>,
+    /// Earliest timer entry queued for this socket.
+    pub scheduled: Option<crate::time::Instant>,
+}
+
+impl Socket {
+    pub fn new(ty: SockType) -> Socket {
+        Socket {
+            ty,
+            local: None,
+            bound_explicit: false,
+            opts: SockOpts::default(),
+            tcp: TcpSock::Idle,
+            udp: (ty == SockType::Datagram).then(UdpSock::default),
+            orphan: false,
+            accept_parent: None,
+            scheduled: None,
+        }
+    }
+
+    pub fn tcb(&self) -> Option<&Tcb> {
+        match &self.tcp {
+            TcpSock::Conn(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn tcb_mut(&mut self) -> Option<&mut Tcb> {
+        match &mut self.tcp {
+            TcpSock::Conn(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The options in force: a connection's own copy once it exists.
+    pub fn opts(&self) -> &SockOpts {
+        match &self.tcp {
+            TcpSock::Conn(t) => &t.opts,
+            TcpSock::Listen(l) => &l.opts,
+            TcpSock::Idle => &self.opts,
+        }
+    }
+
+    pub fn opts_mut(&mut self) -> &mut SockOpts {
+        match &mut self.tcp {
+            TcpSock::Conn(t) => &mut t.opts,
+            TcpSock::Listen(l) => &mut l.opts,
+            TcpSock::Idle => &mut self.opts,
+        }
+    }
+}

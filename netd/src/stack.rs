@@ -1,0 +1,1602 @@
+//! The stack: socket tables, IPv4 input and demultiplexing, timers, and the
+//! socket calls. Sans-I/O: every call takes `now`; packets leave through
+//! [`Stack::poll_transmit`].
+
+use crate::errno::Errno;
+use crate::icmp;
+use crate::ip::frag::{FragLimits, Reassembly};
+use crate::ip::Tx;
+use crate::mib::Mib;
+use crate::socket::{
+    PollEvents, Shutdown, SockOpt, SockOptName, SockOptValue, SockType, Socket, SocketHandle,
+    TcpSock,
+};
+use crate::sysctl::Sysctl;
+use crate::tcp::listen::{ListenAction, Listener};
+use crate::tcp::output::reset_for;
+use crate::tcp::tcb::{Negotiated, MIN_MSS};
+use crate::tcp::timewait::{TimeWaitSock, TwAction, TIMEWAIT_LEN};
+use crate::tcp::{Ctx, FourTuple, Secrets, SeqNum, State, Tcb};
+use crate::time::Instant;
+use crate::udp::{UdpSock, MAX_PAYLOAD, UDP_RCVBUF};
+use crate::wire::icmp as icmpw;
+use crate::wire::ipv4::{Ipv4Repr, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::tcp::TcpRepr;
+use crate::wire::udp::UdpRepr;
+use crate::wire::WireError;
+use core::cmp::Reverse;
+use core::time::Duration;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// How a stack is set up: its address, link MTU and the seed its secrets
+/// (ISN key, timestamp offsets) are derived from.
+#[derive(Clone, Copy, Debug)]
+pub struct StackConfig {
+    pub addr: Ipv4Addr,
+    pub mtu: usize,
+    pub seed: u64,
+}
+
+/// Loopback packets processed per `poll` before yielding, so a packet storm
+/// between local sockets cannot hold the caller forever.
+const LOOPBACK_BUDGET: usize = 10_000;
+
+pub struct Stack {
+    pub sysctl: Sysctl,
+    pub mib: Mib,
+    addr: Ipv4Addr,
+    secrets: Secrets,
+    tx: Tx,
+    frags: Reassembly,
+    sockets: HashMap<SocketHandle, Socket>,
+    next_handle: u32,
+    /// Connected TCP sockets (SYN-SENT onwards) by 4-tuple.
+    established: HashMap<FourTuple, SocketHandle>,
+    /// Listening sockets by local address (0.0.0.0 for the wildcard).
+    listeners: HashMap<SocketAddrV4, SocketHandle>,
+    timewait: HashMap<FourTuple, TimeWaitSock>,
+    tw_timers: BTreeSet<(Instant, u64)>,
+    tw_keys: HashMap<u64, FourTuple>,
+    tw_next: u64,
+    /// Bind table: sockets holding each port.
+    tcp_ports: HashMap<u16, Vec<SocketHandle>>,
+    udp_ports: HashMap<u16, Vec<SocketHandle>>,
+    timers: BinaryHeap<Reverse<(Instant, SocketHandle)>>,
+    port_offset: u32,
+}
+
+/// A TCP context borrowing only the fields it needs, so the socket tables
+/// stay available beside it.
+macro_rules! ctx {
+    ($s:ident, $now:expr) => {
+        Ctx {
+            now: $now,
+            sysctl: &$s.sysctl,
+            mib: &mut $s.mib,
+            tx: &mut $s.tx,
+            secrets: &$s.secrets,
+        }
+    };
+}
+
+fn wildcard(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)
+}
+
+impl Stack {
+    pub fn new(cfg: StackConfig) -> Stack {
+        Stack {
+            sysctl: Sysctl::default(),
+            mib: Mib::default(),
+            addr: cfg.addr,
+            secrets: Secrets::from_seed(cfg.seed),
+            tx: Tx::new(cfg.addr, cfg.mtu.max(68)),
+            frags: Reassembly::default(),
+            sockets: HashMap::new(),
+            next_handle: 1,
+            established: HashMap::new(),
+            listeners: HashMap::new(),
+            timewait: HashMap::new(),
+            tw_timers: BTreeSet::new(),
+            tw_keys: HashMap::new(),
+            tw_next: 0,
+            tcp_ports: HashMap::new(),
+            udp_ports: HashMap::new(),
+            timers: BinaryHeap::new(),
+            port_offset: (cfg.seed as u32).wrapping_mul(2_654_435_761),
+        }
+    }
+
+    pub fn addr(&self) -> Ipv4Addr {
+        self.addr
+    }
+
+    // ----- the packet interface -----------------------------------------
+
+    /// The next packet for the link.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.tx.queue.pop_front()
+    }
+
+    /// The earliest time [`poll`](Self::poll) has work to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let sockets = self.timers.peek().map(|Reverse((t, _))| *t);
+        let tw = self.tw_timers.first().map(|(t, _)| *t);
+        let frag = self.frags.next_deadline();
+        [sockets, tw, frag].into_iter().flatten().min()
+    }
+
+    /// True when looped-back packets wait to be processed.
+    pub fn has_loopback(&self) -> bool {
+        !self.tx.loopback.is_empty()
+    }
+
+    /// Deliver packets sent to ourselves and run every timer due at `now`.
+    pub fn poll(&mut self, now: Instant) {
+        let mut budget = LOOPBACK_BUDGET;
+        while let Some(pkt) = self.tx.loopback.pop_front() {
+            self.receive(now, &pkt);
+            budget -= 1;
+            if budget == 0 {
+                break;
+            }
+        }
+        while let Some(&Reverse((t, h))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            self.socket_timer(now, h, t);
+        }
+        while let Some(&(t, key)) = self.tw_timers.first() {
+            if t > now {
+                break;
+            }
+            self.tw_timers.pop_first();
+            if let Some(tuple) = self.tw_keys.remove(&key) {
+                if self
+                    .timewait
+                    .get(&tuple)
+                    .is_some_and(|tw| tw.deadline <= now)
+                {
+                    self.remove_timewait(&tuple);
+                    self.mib.tcp_ext.tw += 1;
+                } else if let Some(tw) = self.timewait.get(&tuple) {
+                    let d = tw.deadline;
+                    self.arm_tw(tuple, d);
+                }
+            }
+        }
+        if self.frags.next_deadline().is_some_and(|d| d <= now) {
+            for dead in self.frags.expire(now, &mut self.mib.ip) {
+                // RFC 792: time exceeded in reassembly, only if the first fragment came.
+                if let Some(first) = dead.first {
+                    let msg =
+                        icmp::build(icmpw::TIME_EXCEEDED, 1, [0; 4], icmp::error_body(&first));
+                    self.send_icmp(dead.src, &msg);
+                }
+                let _ = dead.dst;
+            }
+        }
+    }
+
+    /// One IPv4 packet from the link (`ip_rcv()`); anything malformed is
+    /// counted under its Linux name and dropped.
+    pub fn receive(&mut self, now: Instant, packet: &[u8]) {
+        self.mib.ip.in_receives += 1;
+        let (hdr, payload) = match Ipv4Repr::parse(packet) {
+            Ok(v) => v,
+            Err(WireError::Checksum) => {
+                self.mib.ip.in_csum_errors += 1;
+                self.mib.ip.in_hdr_errors += 1;
+                return;
+            }
+            Err(WireError::Truncated) => {
+                self.mib.ip.in_truncated_pkts += 1;
+                return;
+            }
+            Err(WireError::Malformed) => {
+                self.mib.ip.in_hdr_errors += 1;
+                return;
+            }
+        };
+        if hdr.dst != self.addr && !hdr.dst.is_loopback() {
+            // Not forwarding (net.ipv4.ip_forward = 0).
+            self.mib.ip.in_addr_errors += 1;
+            return;
+        }
+        if hdr.is_fragment() {
+            let limits = FragLimits {
+                timeout: Duration::from_secs(self.sysctl.ipfrag_time.max(0) as u64),
+                high_thresh: self.sysctl.ipfrag_high_thresh.max(0) as usize,
+            };
+            if let Some(whole) =
+                self.frags
+                    .insert(now, limits, &mut self.mib.ip, &hdr, packet, payload)
+            {
+                self.deliver(now, &hdr, &whole, packet);
+            }
+            return;
+        }
+        self.deliver(now, &hdr, payload, packet);
+    }
+
+    fn deliver(&mut self, now: Instant, hdr: &Ipv4Repr, payload: &[u8], packet: &[u8]) {
+        match hdr.protocol {
+            PROTO_TCP => {
+                self.mib.ip.in_delivers += 1;
+                self.tcp_input(now, hdr, payload);
+            }
+            PROTO_UDP => {
+                self.mib.ip.in_delivers += 1;
+                self.udp_input(hdr, payload, packet);
+            }
+            PROTO_ICMP => {
+                self.mib.ip.in_delivers += 1;
+                self.icmp_input(now, hdr, payload);
+            }
+            _ => {
+                self.mib.ip.in_unknown_protos += 1;
+                let msg = icmp::build(
+                    icmpw::DEST_UNREACH,
+                    icmpw::CODE_PROTO_UNREACH,
+                    [0; 4],
+                    icmp::error_body(packet),
+                );
+                self.send_icmp(hdr.src, &msg);
+            }
+        }
+    }
+
+    fn ttl(&self) -> u8 {
+        self.sysctl.ip_default_ttl.clamp(1, 255) as u8
+    }
+
+    fn send_icmp(&mut self, dst: Ipv4Addr, msg: &[u8]) {
+        self.mib.icmp.out_msgs += 1;
+        match msg.first() {
+            Some(&icmpw::DEST_UNREACH) => self.mib.icmp.out_dest_unreachs += 1,
+            Some(&icmpw::ECHO_REPLY) => self.mib.icmp.out_echo_reps += 1,
+            _ => {}
+        }
+        let ttl = self.ttl();
+        self.tx
+            .datagram(&mut self.mib.ip, ttl, self.addr, dst, PROTO_ICMP, msg);
+    }
+
+    fn icmp_input(&mut self, now: Instant, hdr: &Ipv4Repr, payload: &[u8]) {
+        self.mib.icmp.in_msgs += 1;
+        let msg = match icmpw::IcmpRepr::parse(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                self.mib.icmp.in_errors += 1;
+                if e == WireError::Checksum {
+                    self.mib.icmp.in_csum_errors += 1;
+                }
+                return;
+            }
+        };
+        match msg.msg_type {
+            icmpw::ECHO_REQUEST => {
+                self.mib.icmp.in_echos += 1;
+                if self.sysctl.icmp_echo_ignore_all != 0 {
+                    return;
+                }
+                let reply = icmp::build(icmpw::ECHO_REPLY, 0, msg.rest, msg.body);
+                self.send_icmp(hdr.src, &reply);
+            }
+            icmpw::ECHO_REPLY => self.mib.icmp.in_echo_reps += 1,
+            icmpw::TIME_EXCEEDED => self.mib.icmp.in_time_excds += 1,
+            icmpw::DEST_UNREACH => {
+                self.mib.icmp.in_dest_unreachs += 1;
+                self.icmp_error(now, msg.code, msg.body);
+            }
+            _ => {}
+        }
+    }
+
+    /// Route an ICMP destination-unreachable to the socket whose datagram
+    /// it quotes (`udp_err()`, `tcp_v4_err()`).
+    fn icmp_error(&mut self, now: Instant, code: u8, quoted: &[u8]) {
+        let Ok((inner, rest)) = Ipv4Repr::parse_quoted(quoted) else {
+            return;
+        };
+        if rest.len() < 8 || inner.src != self.addr {
+            return;
+        }
+        let sport = u16::from_be_bytes([rest[0], rest[1]]);
+        let dport = u16::from_be_bytes([rest[2], rest[3]]);
+        let tuple = FourTuple {
+            local: SocketAddrV4::new(inner.src, sport),
+            remote: SocketAddrV4::new(inner.dst, dport),
+        };
+        let err = icmp::unreach_errno(code);
+        match inner.protocol {
+            PROTO_UDP => {
+                let h = self.udp_lookup(tuple.local, tuple.remote);
+                if let Some(udp) = h
+                    .and_then(|h| self.sockets.get_mut(&h))
+                    .and_then(|s| s.udp.as_mut())
+                {
+                    // Only connected sockets hear about errors (no IP_RECVERR).
+                    if udp.remote == Some(tuple.remote) {
+                        udp.error = Some(err);
+                    }
+                }
+            }
+            PROTO_TCP => {
+                let Some(&h) = self.established.get(&tuple) else {
+                    return;
+                };
+                let Some(tcb) = self.sockets.get_mut(&h).and_then(|s| s.tcb_mut()) else {
+                    return;
+                };
+                if code == icmpw::CODE_FRAG_NEEDED {
+                    return;
+                }
+                if matches!(tcb.state, State::SynSent | State::SynRcvd) {
+                    tcb.close_counted(&mut self.mib);
+                    tcb.error = Some(err);
+                } else {
+                    tcb.soft_error = Some(err);
+                }
+                self.tcp_after(now, h);
+            }
+            _ => {}
+        }
+    }
+
+    // ----- UDP ------------------------------------------------------------
+
+    /// Best match for a datagram: a connected socket, then one bound to the
+    /// address, then the wildcard (`udp4_lib_lookup` scoring, simplified).
+    fn udp_lookup(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<SocketHandle> {
+        let cands = self.udp_ports.get(&local.port())?;
+        let mut best = None;
+        let mut best_score = -1;
+        for &h in cands {
+            let Some(s) = self.sockets.get(&h) else {
+                continue;
+            };
+            let Some(udp) = &s.udp else { continue };
+            let bound = s.local.map_or(Ipv4Addr::UNSPECIFIED, |a| *a.ip());
+            if !bound.is_unspecified() && bound != *local.ip() {
+                continue;
+            }
+            let mut score = i32::from(!bound.is_unspecified());
+            if let Some(r) = udp.remote {
+                if r != remote {
+                    continue;
+                }
+                score += 2;
+            }
+            if score > best_score {
+                best = Some(h);
+                best_score = score;
+            }
+        }
+        best
+    }
+
+    fn udp_input(&mut self, hdr: &Ipv4Repr, payload: &[u8], packet: &[u8]) {
+        let dgram = match UdpRepr::parse(hdr.src, hdr.dst, payload) {
+            Ok(d) => d,
+            Err(e) => {
+                self.mib.udp.in_errors += 1;
+                if e == WireError::Checksum {
+                    self.mib.udp.in_csum_errors += 1;
+                }
+                return;
+            }
+        };
+        let local = SocketAddrV4::new(hdr.dst, dgram.dst_port);
+        let remote = SocketAddrV4::new(hdr.src, dgram.src_port);
+        let Some(h) = self.udp_lookup(local, remote) else {
+            self.mib.udp.no_ports += 1;
+            // Port unreachable, but never for a fragment other than the first.
+            if hdr.frag_offset == 0 {
+                let msg = icmp::build(
+                    icmpw::DEST_UNREACH,
+                    icmpw::CODE_PORT_UNREACH,
+                    [0; 4],
+                    icmp::error_body(packet),
+                );
+                self.send_icmp(hdr.src, &msg);
+            }
+            return;
+        };
+        let Some(s) = self.sockets.get_mut(&h) else {
+            return;
+        };
+        let rcvbuf = s.opts.rcvbuf.unwrap_or(UDP_RCVBUF);
+        let Some(udp) = s.udp.as_mut() else { return };
+        if udp.enqueue(remote, dgram.payload, rcvbuf) {
+            self.mib.udp.in_datagrams += 1;
+        } else {
+            self.mib.udp.rcvbuf_errors += 1;
+            self.mib.udp.in_errors += 1;
+        }
+    }
+
+    // ----- TCP input and bookkeeping -------------------------------------
+
+    fn tcp_input(&mut self, now: Instant, hdr: &Ipv4Repr, payload: &[u8]) {
+        let seg = match TcpRepr::parse(hdr.src, hdr.dst, payload) {
+            Ok(s) => s,
+            Err(e) => {
+                self.mib.tcp.in_errs += 1;
+                if e == WireError::Checksum {
+                    self.mib.tcp.in_csum_errors += 1;
+                }
+                return;
+            }
+        };
+        self.mib.tcp.in_segs += 1;
+        let tuple = FourTuple {
+            local: SocketAddrV4::new(hdr.dst, seg.dst_port),
+            remote: SocketAddrV4::new(hdr.src, seg.src_port),
+        };
+        if let Some(&h) = self.established.get(&tuple) {
+            let mut ctx = ctx!(self, now);
+            let sockets = &mut self.sockets;
+            if let Some(tcb) = sockets.get_mut(&h).and_then(|s| s.tcb_mut()) {
+                tcb.on_segment(&mut ctx, &seg);
+            }
+            self.tcp_after(now, h);
+            return;
+        }
+        let mut isn = None;
+        if self.timewait.contains_key(&tuple) {
+            let mut ctx = ctx!(self, now);
+            let Some(tw) = self.timewait.get_mut(&tuple) else {
+                return;
+            };
+            let action = tw.process(&mut ctx, &seg);
+            let deadline = tw.deadline;
+            match action {
+                TwAction::Done => {
+                    self.arm_tw(tuple, deadline);
+                    return;
+                }
+                TwAction::Rst => {
+                    let mut ctx = ctx!(self, now);
+                    reset_for(&mut ctx, &tuple, &seg);
+                    self.remove_timewait(&tuple);
+                    return;
+                }
+                TwAction::Kill => {
+                    self.remove_timewait(&tuple);
+                    return;
+                }
+                TwAction::Syn(n) => {
+                    self.remove_timewait(&tuple);
+                    isn = Some(n);
+                }
+            }
+        }
+        let lh = self
+            .listeners
+            .get(&tuple.local)
+            .or_else(|| self.listeners.get(&wildcard(tuple.local.port())))
+            .copied();
+        let Some(lh) = lh else {
+            let mut ctx = ctx!(self, now);
+            reset_for(&mut ctx, &tuple, &seg);
+            return;
+        };
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        let Some(TcpSock::Listen(listener)) = sockets.get_mut(&lh).map(|s| &mut s.tcp) else {
+            return;
+        };
+        let action = if listener.syn_queue.contains_key(&tuple) {
+            listener.on_request_segment(&mut ctx, tuple, &seg)
+        } else if seg.flags.rst() {
+            ListenAction::Nothing
+        } else if seg.flags.ack() {
+            // No request and no cookie: the listener answers an ACK with a reset.
+            reset_for(&mut ctx, &tuple, &seg);
+            ListenAction::Nothing
+        } else if seg.flags.syn() {
+            listener.on_syn(&mut ctx, tuple, &seg, isn);
+            ListenAction::Nothing
+        } else {
+            ListenAction::Nothing
+        };
+        if let ListenAction::Promote(req) = action {
+            let opts = listener.opts;
+            let mut tcb = Tcb::from_request(&ctx, &req, &seg, opts);
+            ctx.mib.tcp.passive_opens += 1;
+            if !seg.payload.is_empty() || seg.flags.fin() {
+                tcb.on_segment(&mut ctx, &seg);
+            }
+            let child = self.alloc_handle();
+            let mut sock = Socket::new(SockType::Stream);
+            sock.local = Some(tuple.local);
+            sock.opts = opts;
+            sock.tcp = TcpSock::Conn(Box::new(tcb));
+            sock.accept_parent = Some(lh);
+            self.sockets.insert(child, sock);
+            self.established.insert(tuple, child);
+            self.tcp_ports
+                .entry(tuple.local.port())
+                .or_default()
+                .push(child);
+            if let Some(TcpSock::Listen(l)) = self.sockets.get_mut(&lh).map(|s| &mut s.tcp) {
+                l.accept_queue.push_back(child);
+            }
+            self.tcp_after(now, child);
+        }
+        self.reschedule(lh);
+    }
+
+    fn alloc_handle(&mut self) -> SocketHandle {
+        let h = SocketHandle(self.next_handle);
+        self.next_handle = self.next_handle.wrapping_add(1).max(1);
+        h
+    }
+
+    fn arm_tw(&mut self, tuple: FourTuple, at: Instant) {
+        self.tw_next += 1;
+        self.tw_timers.insert((at, self.tw_next));
+        self.tw_keys.insert(self.tw_next, tuple);
+    }
+
+    fn remove_timewait(&mut self, tuple: &FourTuple) {
+        if self.timewait.remove(tuple).is_some() {
+            self.release_port_ref(tuple.local.port());
+        }
+    }
+
+    /// TIME-WAIT entries hold their port in the bind table through a count of
+    /// zero-handle references; cheap and enough for the bind conflict check.
+    fn release_port_ref(&mut self, port: u16) {
+        if let Some(v) = self.tcp_ports.get_mut(&port) {
+            if let Some(i) = v.iter().position(|h| h.0 == 0) {
+                v.swap_remove(i);
+            }
+            if v.is_empty() {
+                self.tcp_ports.remove(&port);
+            }
+        }
+    }
+
+    /// Housekeeping after anything touched a TCP socket: move finished
+    /// connections to TIME-WAIT, free the dead, re-arm its timer.
+    fn tcp_after(&mut self, now: Instant, h: SocketHandle) {
+        let Some(sock) = self.sockets.get_mut(&h) else {
+            return;
+        };
+        let orphan = sock.orphan;
+        let reuse = sock.opts().reuseaddr;
+        let Some(tcb) = sock.tcb_mut() else {
+            self.reschedule(h);
+            return;
+        };
+        let tuple = tcb.tuple;
+        let to_tw = match tcb.state {
+            State::TimeWait => Some((State::TimeWait, TIMEWAIT_LEN)),
+            // An orphan in FIN-WAIT-2 becomes a timewait bucket with substate
+            // FIN_WAIT2 living tcp_fin_timeout (Linux tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)).
+            State::FinWait2 if orphan => {
+                let secs = self.sysctl.tcp_fin_timeout.max(0) as u64;
+                // tcp_fin_time(): at least 3.5 RTO.
+                let floor = tcb.rto() * 7 / 2;
+                Some((State::FinWait2, Duration::from_secs(secs).max(floor)))
+            }
+            _ => None,
+        };
+        let mut new_tw = None;
+        if let Some((substate, life)) = to_tw {
+            new_tw = Some(TimeWaitSock {
+                tuple,
+                substate,
+                snd_nxt: tcb.snd_nxt.max(tcb.snd_max),
+                rcv_nxt: tcb.rcv_nxt,
+                rcv_wnd: tcb.rcv_wnd,
+                rcv_wscale: if tcb.neg.wscale_ok {
+                    tcb.neg.rcv_wscale
+                } else {
+                    0
+                },
+                ts: tcb
+                    .neg
+                    .ts_ok
+                    .then_some((tcb.ts_recent, tcb.ts_recent_stamp, tcb.ts_offset)),
+                deadline: now + life,
+                reuse,
+            });
+            tcb.done();
+        }
+        if let Some(tw) = new_tw {
+            let max = self.sysctl.tcp_max_tw_buckets;
+            // A negative limit compares as unsigned in Linux: unlimited.
+            if max < 0 || (self.timewait.len() as i64) < max {
+                let deadline = tw.deadline;
+                self.timewait.insert(tuple, tw);
+                self.tcp_ports
+                    .entry(tuple.local.port())
+                    .or_default()
+                    .push(SocketHandle(0));
+                self.arm_tw(tuple, deadline);
+            } else {
+                self.mib.tcp_ext.tcp_time_wait_overflow += 1;
+            }
+        }
+        let tcb_closed = self
+            .sockets
+            .get(&h)
+            .and_then(|s| s.tcb())
+            .is_some_and(|t| t.is_closed());
+        if tcb_closed {
+            if self.established.get(&tuple) == Some(&h) {
+                self.established.remove(&tuple);
+            }
+            if orphan {
+                self.destroy(h);
+                return;
+            }
+            // A socket that was never bound explicitly gives its port back.
+            let release = self
+                .sockets
+                .get(&h)
+                .is_some_and(|s| !s.bound_explicit && s.accept_parent.is_none());
+            if release {
+                if let Some(s) = self.sockets.get_mut(&h) {
+                    if let Some(port) = s.local.take().map(|a| a.port()) {
+                        self.unbind_port(port, h);
+                    }
+                }
+            }
+        }
+        self.reschedule(h);
+    }
+
+    fn unbind_port(&mut self, port: u16, h: SocketHandle) {
+        if let Some(v) = self.tcp_ports.get_mut(&port) {
+            v.retain(|x| *x != h);
+            if v.is_empty() {
+                self.tcp_ports.remove(&port);
+            }
+        }
+        if let Some(v) = self.udp_ports.get_mut(&port) {
+            v.retain(|x| *x != h);
+            if v.is_empty() {
+                self.udp_ports.remove(&port);
+            }
+        }
+    }
+
+    /// Remove a socket from every table.
+    fn destroy(&mut self, h: SocketHandle) {
+        let Some(sock) = self.sockets.remove(&h) else {
+            return;
+        };
+        if let Some(tcb) = sock.tcb() {
+            if self.established.get(&tcb.tuple) == Some(&h) {
+                self.established.remove(&tcb.tuple);
+            }
+        }
+        if let TcpSock::Listen(l) = &sock.tcp {
+            if self.listeners.get(&l.local) == Some(&h) {
+                self.listeners.remove(&l.local);
+            }
+        }
+        if let Some(port) = sock.local.map(|a| a.port()) {
+            self.unbind_port(port, h);
+        }
+    }
+
+    fn socket_deadline(&self, h: SocketHandle) -> Option<Instant> {
+        match &self.sockets.get(&h)?.tcp {
+            TcpSock::Conn(t) => t.next_deadline(),
+            TcpSock::Listen(l) => l.next_deadline(),
+            TcpSock::Idle => None,
+        }
+    }
+
+    /// Queue a timer entry if this socket's earliest deadline moved earlier.
+    fn reschedule(&mut self, h: SocketHandle) {
+        let Some(d) = self.socket_deadline(h) else {
+            return;
+        };
+        let Some(sock) = self.sockets.get_mut(&h) else {
+            return;
+        };
+        if sock.scheduled.is_none_or(|s| d < s) {
+            sock.scheduled = Some(d);
+            self.timers.push(Reverse((d, h)));
+        }
+    }
+
+    fn socket_timer(&mut self, now: Instant, h: SocketHandle, entry: Instant) {
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        let Some(sock) = sockets.get_mut(&h) else {
+            return;
+        };
+        if sock.scheduled == Some(entry) {
+            sock.scheduled = None;
+        }
+        match &mut sock.tcp {
+            TcpSock::Conn(tcb) => tcb.on_timer(&mut ctx),
+            TcpSock::Listen(l) => l.on_timer(&mut ctx),
+            TcpSock::Idle => {}
+        }
+        self.tcp_after(now, h);
+    }
+
+    // ----- socket calls ----------------------------------------------------
+
+    fn sock(&self, h: SocketHandle) -> Result<&Socket, Errno> {
+        match self.sockets.get(&h) {
+            Some(s) if !s.orphan => Ok(s),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    fn sock_mut(&mut self, h: SocketHandle) -> Result<&mut Socket, Errno> {
+        match self.sockets.get_mut(&h) {
+            Some(s) if !s.orphan => Ok(s),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    pub fn socket(&mut self, ty: SockType) -> Result<SocketHandle, Errno> {
+        let h = self.alloc_handle();
+        self.sockets.insert(h, Socket::new(ty));
+        Ok(h)
+    }
+
+    /// Does binding `h` to `addr` conflict with a socket already on the port
+    /// (`inet_csk_bind_conflict()`)? Addresses overlap when equal or either is
+    /// the wildcard; SO_REUSEADDR on both sides allows it unless the holder listens.
+    fn bind_conflict(
+        &self,
+        h: SocketHandle,
+        addr: SocketAddrV4,
+        ty: SockType,
+        reuse: bool,
+    ) -> bool {
+        let table = match ty {
+            SockType::Stream => &self.tcp_ports,
+            SockType::Datagram => &self.udp_ports,
+        };
+        let Some(holders) = table.get(&addr.port()) else {
+            return false;
+        };
+        let overlaps = |other: Ipv4Addr| {
+            other.is_unspecified() || addr.ip().is_unspecified() || other == *addr.ip()
+        };
+        for &o in holders {
+            if o == h {
+                continue;
+            }
+            let Some(s) = self.sockets.get(&o) else {
+                continue;
+            };
+            let other_ip = s.local.map_or(Ipv4Addr::UNSPECIFIED, |a| *a.ip());
+            if !overlaps(other_ip) {
+                continue;
+            }
+            let listening = matches!(s.tcp, TcpSock::Listen(_));
+            if !(reuse && s.opts().reuseaddr && !listening) {
+                return true;
+            }
+        }
+        if ty == SockType::Stream {
+            for tw in self.timewait.values() {
+                if tw.tuple.local.port() == addr.port()
+                    && overlaps(*tw.tuple.local.ip())
+                    && !(reuse && tw.reuse)
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    pub fn bind(&mut self, h: SocketHandle, addr: SocketAddrV4) -> Result<(), Errno> {
+        let s = self.sock(h)?;
+        if s.local.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        if !addr.ip().is_unspecified() && *addr.ip() != self.addr && !addr.ip().is_loopback() {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let (ty, reuse) = (s.ty, s.opts().reuseaddr);
+        let addr = if addr.port() == 0 {
+            let port = self
+                .pick_bind_port(h, *addr.ip(), ty)
+                .ok_or(Errno::EADDRINUSE)?;
+            SocketAddrV4::new(*addr.ip(), port)
+        } else {
+            if self.bind_conflict(h, addr, ty, reuse) {
+                return Err(Errno::EADDRINUSE);
+            }
+            addr
+        };
+        let s = self.sock_mut(h)?;
+        s.local = Some(addr);
+        s.bound_explicit = true;
+        match ty {
+            SockType::Stream => self.tcp_ports.entry(addr.port()).or_default().push(h),
+            SockType::Datagram => self.udp_ports.entry(addr.port()).or_default().push(h),
+        }
+        Ok(())
+    }
+
+    fn port_range(&self) -> (u32, u32) {
+        let [lo, hi] = self.sysctl.ip_local_port_range;
+        (
+            lo.clamp(1, 65535) as u32,
+            hi.clamp(1, 65535).max(lo.clamp(1, 65535)) as u32,
+        )
+    }
+
+    /// bind(port 0): an ephemeral port, preferring the parity opposite to
+    /// connect()'s choice (`inet_csk_find_open_port()`).
+    fn pick_bind_port(&mut self, h: SocketHandle, ip: Ipv4Addr, ty: SockType) -> Option<u16> {
+        let (lo, hi) = self.port_range();
+        let n = hi - lo + 1;
+        self.port_offset = self.port_offset.wrapping_add(7919);
+        let start = self.port_offset % n;
+        for parity_pass in 0..2 {
+            for i in 0..n {
+                let port = lo + (start + i) % n;
+                if (port % 2 == lo % 2) != (parity_pass == 1) {
+                    continue;
+                }
+                let addr = SocketAddrV4::new(ip, port as u16);
+                let table = if ty == SockType::Stream {
+                    &self.tcp_ports
+                } else {
+                    &self.udp_ports
+                };
+                if !table.contains_key(&(port as u16)) && !self.bind_conflict(h, addr, ty, false) {
+                    return Some(port as u16);
+                }
+            }
+        }
+        None
+    }
+
+    /// connect() autobind (`__inet_hash_connect()`): same parity as the range
+    /// start first; a port is usable if no socket bound it explicitly and the
+    /// 4-tuple is free (a TIME-WAIT tuple counts as busy here).
+    fn pick_connect_port(&mut self, remote: SocketAddrV4) -> Option<u16> {
+        let (lo, hi) = self.port_range();
+        let n = hi - lo + 1;
+        let start = self.port_offset % n;
+        self.port_offset = self.port_offset.wrapping_add(2);
+        for parity_pass in 0..2 {
+            for i in 0..n {
+                let port = lo + (start + i) % n;
+                if (port % 2 == lo % 2) == (parity_pass == 1) {
+                    continue;
+                }
+                let port = port as u16;
+                // Ports bound with bind() or listening are not shared with connect().
+                let explicit = self.tcp_ports.get(&port).is_some_and(|v| {
+                    v.iter().any(|o| {
+                        self.sockets.get(o).is_some_and(|s| {
+                            s.bound_explicit || matches!(s.tcp, TcpSock::Listen(_))
+                        })
+                    })
+                });
+                if explicit {
+                    continue;
+                }
+                let tuple = FourTuple {
+                    local: SocketAddrV4::new(self.addr, port),
+                    remote,
+                };
+                if self.established.contains_key(&tuple) || self.timewait.contains_key(&tuple) {
+                    continue;
+                }
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    pub fn listen(&mut self, now: Instant, h: SocketHandle, backlog: i32) -> Result<(), Errno> {
+        let somaxconn = self.sysctl.somaxconn.max(0) as u32;
+        let s = self.sock(h)?;
+        if s.ty != SockType::Stream {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // __sys_listen_socket(): (unsigned)backlog > somaxconn -> somaxconn.
+        let backlog = if backlog < 0 || backlog as u32 > somaxconn {
+            somaxconn
+        } else {
+            backlog as u32
+        };
+        match &s.tcp {
+            TcpSock::Conn(_) => return Err(Errno::EINVAL),
+            TcpSock::Listen(_) => {
+                if let Some(TcpSock::Listen(l)) = self.sockets.get_mut(&h).map(|s| &mut s.tcp) {
+                    l.backlog = backlog;
+                }
+                return Ok(());
+            }
+            TcpSock::Idle => {}
+        }
+        if s.local.is_none() {
+            self.bind(h, wildcard(0))?;
+        }
+        let s = self.sock_mut(h)?;
+        let local = s.local.ok_or(Errno::EINVAL)?;
+        let opts = s.opts;
+        s.tcp = TcpSock::Listen(Box::new(Listener::new(local, backlog, opts)));
+        self.listeners.insert(local, h);
+        self.reschedule(h);
+        let _ = now;
+        Ok(())
+    }
+
+    /// Take a completed connection (EAGAIN when none is queued; the core never blocks).
+    pub fn accept(&mut self, h: SocketHandle) -> Result<(SocketHandle, SocketAddrV4), Errno> {
+        let s = self.sock_mut(h)?;
+        let TcpSock::Listen(l) = &mut s.tcp else {
+            return Err(Errno::EINVAL);
+        };
+        let child = l.accept_queue.pop_front().ok_or(Errno::EAGAIN)?;
+        let c = self.sockets.get_mut(&child).ok_or(Errno::ECONNABORTED)?;
+        c.accept_parent = None;
+        let peer = c.tcb().map(|t| t.tuple.remote).ok_or(Errno::ECONNABORTED)?;
+        Ok((child, peer))
+    }
+
+    /// connect(): TCP returns EINPROGRESS at once (the daemon or libnet waits
+    /// for completion when the socket is blocking); later calls report as
+    /// Linux does: EALREADY while connecting, 0 once, then EISCONN; after a
+    /// failure the pending error once, and the socket may connect again.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        remote: SocketAddrV4,
+    ) -> Result<(), Errno> {
+        let s = self.sock_mut(h)?;
+        if s.ty == SockType::Datagram {
+            return self.udp_connect(h, remote);
+        }
+        match &mut s.tcp {
+            TcpSock::Listen(_) => return Err(Errno::EISCONN),
+            TcpSock::Conn(tcb) => match tcb.state {
+                State::SynSent | State::SynRcvd => return Err(Errno::EALREADY),
+                State::Closed => {
+                    if let Some(e) = tcb.error.take() {
+                        return Err(e);
+                    }
+                }
+                _ => {
+                    if tcb.connect_reported {
+                        return Err(Errno::EISCONN);
+                    }
+                    tcb.connect_reported = true;
+                    return Ok(());
+                }
+            },
+            TcpSock::Idle => {}
+        }
+        let bound = s.local;
+        let local = match bound {
+            Some(a) => {
+                let ip = if a.ip().is_unspecified() {
+                    self.addr
+                } else {
+                    *a.ip()
+                };
+                SocketAddrV4::new(ip, a.port())
+            }
+            None => {
+                let port = self.pick_connect_port(remote).ok_or(Errno::EADDRNOTAVAIL)?;
+                SocketAddrV4::new(self.addr, port)
+            }
+        };
+        let tuple = FourTuple { local, remote };
+        if self.established.contains_key(&tuple) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        if let Some(tw) = self.timewait.get(&tuple) {
+            // An explicitly bound port may take over a TIME-WAIT tuple when
+            // timestamps protect the new incarnation (tcp_twsk_unique() with twp == NULL).
+            if tw.ts.is_none() {
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+            self.remove_timewait(&tuple);
+        }
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        let Some(s) = sockets.get_mut(&h) else {
+            return Err(Errno::EBADF);
+        };
+        let opts = s.opts;
+        let mut tcb = Tcb::new(&ctx, tuple, opts, ctx.tx.mtu);
+        let rcv_wscale = Tcb::choose_rcv_wscale(&ctx, tcb.rcvbuf);
+        tcb.neg = Negotiated {
+            mss_clamp: tcb.adv_mss.max(MIN_MSS),
+            rcv_wscale,
+            snd_wscale: 0,
+            wscale_ok: ctx.sysctl.tcp_window_scaling != 0,
+            sack_ok: ctx.sysctl.tcp_sack != 0,
+            ts_ok: ctx.sysctl.tcp_timestamps != 0,
+        };
+        if ctx.sysctl.tcp_timestamps == 1 {
+            tcb.ts_offset = ctx.secrets.ts_offset(&tuple);
+        }
+        tcb.state = State::SynSent;
+        tcb.syn_stamp = now;
+        tcb.send_syn(&mut ctx);
+        ctx.mib.tcp.active_opens += 1;
+        let was_bound = bound.is_some();
+        s.tcp = TcpSock::Conn(Box::new(tcb));
+        s.local = Some(local);
+        if !was_bound {
+            self.tcp_ports.entry(local.port()).or_default().push(h);
+        }
+        self.established.insert(tuple, h);
+        self.reschedule(h);
+        Err(Errno::EINPROGRESS)
+    }
+
+    fn udp_connect(&mut self, h: SocketHandle, remote: SocketAddrV4) -> Result<(), Errno> {
+        self.udp_autobind(h)?;
+        let s = self.sock_mut(h)?;
+        let udp = s.udp.as_mut().ok_or(Errno::EINVAL)?;
+        udp.remote = Some(remote);
+        udp.error = None;
+        Ok(())
+    }
+
+    fn udp_autobind(&mut self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
+        if let Some(a) = self.sock(h)?.local {
+            return Ok(a);
+        }
+        let port = self
+            .pick_bind_port(h, Ipv4Addr::UNSPECIFIED, SockType::Datagram)
+            .ok_or(Errno::EAGAIN)?;
+        let a = wildcard(port);
+        self.sock_mut(h)?.local = Some(a);
+        self.udp_ports.entry(port).or_default().push(h);
+        Ok(a)
+    }
+
+    /// Queue bytes on a TCP socket; returns how many fit (EAGAIN if none).
+    pub fn send(&mut self, now: Instant, h: SocketHandle, data: &[u8]) -> Result<usize, Errno> {
+        let s = self.sock(h)?;
+        if s.ty == SockType::Datagram {
+            let remote = s
+                .udp
+                .as_ref()
+                .and_then(|u| u.remote)
+                .ok_or(Errno::EDESTADDRREQ)?;
+            return self.sendto(now, h, data, remote);
+        }
+        let wmem_max = self.sysctl.tcp_wmem[2];
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        let Some(tcb) = sockets.get_mut(&h).and_then(|s| s.tcb_mut()) else {
+            // Never connected: Linux says EPIPE (sk_stream_wait_connect()).
+            return Err(Errno::EPIPE);
+        };
+        if let Some(e) = tcb.error.take() {
+            return Err(e);
+        }
+        if tcb.snd_shutdown {
+            return Err(Errno::EPIPE);
+        }
+        match tcb.state {
+            State::Established | State::CloseWait => {}
+            State::SynSent | State::SynRcvd => return Err(Errno::EAGAIN),
+            _ => return Err(Errno::EPIPE),
+        }
+        let space = tcb.send_space(wmem_max);
+        if space == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        let n = space.min(data.len());
+        tcb.send_buf.extend(&data[..n]);
+        tcb.write_seq += n as u32;
+        tcb.transmit(&mut ctx);
+        self.tcp_after(now, h);
+        Ok(n)
+    }
+
+    /// Read from a TCP socket: Ok(0) is end of stream; EAGAIN when nothing is
+    /// there yet. With `peek` the data stays queued (MSG_PEEK).
+    pub fn recv(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        buf: &mut [u8],
+        peek: bool,
+    ) -> Result<usize, Errno> {
+        let s = self.sock(h)?;
+        if s.ty == SockType::Datagram {
+            return self.recvfrom(h, buf, peek).map(|(n, _)| n);
+        }
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        let Some(tcb) = sockets.get_mut(&h).and_then(|s| s.tcb_mut()) else {
+            return Err(Errno::ENOTCONN);
+        };
+        if !tcb.recv_buf.is_empty() {
+            let n = buf.len().min(tcb.recv_buf.len());
+            for (dst, src) in buf.iter_mut().zip(tcb.recv_buf.iter()) {
+                *dst = *src;
+            }
+            if !peek {
+                tcb.recv_buf.drain(..n);
+                // tcp_cleanup_rbuf(): announce a window that at least doubled.
+                if tcb.state.is_synchronized() && !tcb.fin_received {
+                    let cur = tcb.receive_window();
+                    let free = tcb.rcv_free() as u32;
+                    if 2 * cur <= tcb.rcvbuf as u32 && free >= 2 * cur && free >= tcb.ack.rcv_mss {
+                        tcb.send_ack(&mut ctx);
+                    }
+                }
+            }
+            self.reschedule(h);
+            return Ok(n);
+        }
+        if let Some(e) = tcb.error.take() {
+            return Err(e);
+        }
+        if tcb.fin_received || tcb.rcv_shutdown {
+            return Ok(0);
+        }
+        if tcb.state == State::Closed {
+            return Err(Errno::ENOTCONN);
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    pub fn sendto(
+        &mut self,
+        _now: Instant,
+        h: SocketHandle,
+        data: &[u8],
+        remote: SocketAddrV4,
+    ) -> Result<usize, Errno> {
+        let s = self.sock(h)?;
+        if s.ty == SockType::Stream {
+            // sendto() on a connected TCP socket ignores the address.
+            return self.send(_now, h, data);
+        }
+        if data.len() > MAX_PAYLOAD {
+            return Err(Errno::EMSGSIZE);
+        }
+        if let Some(e) = s.udp.as_ref().and_then(|u| u.error) {
+            if let Some(u) = self.sock_mut(h)?.udp.as_mut() {
+                u.error = None;
+            }
+            return Err(e);
+        }
+        let local = self.udp_autobind(h)?;
+        let src = if local.ip().is_unspecified() {
+            self.addr
+        } else {
+            *local.ip()
+        };
+        let mut body = Vec::with_capacity(8 + data.len());
+        UdpRepr {
+            src_port: local.port(),
+            dst_port: remote.port(),
+            payload: data,
+        }
+        .emit(src, *remote.ip(), &mut body);
+        self.mib.udp.out_datagrams += 1;
+        let ttl = self.ttl();
+        self.tx
+            .datagram(&mut self.mib.ip, ttl, src, *remote.ip(), PROTO_UDP, &body);
+        Ok(data.len())
+    }
+
+    /// One datagram; longer than `buf` is truncated, as recv(2) without MSG_TRUNC.
+    pub fn recvfrom(
+        &mut self,
+        h: SocketHandle,
+        buf: &mut [u8],
+        peek: bool,
+    ) -> Result<(usize, SocketAddrV4), Errno> {
+        let s = self.sock_mut(h)?;
+        let Some(udp) = s.udp.as_mut() else {
+            return Err(Errno::EOPNOTSUPP);
+        };
+        if let Some(e) = udp.error.take() {
+            return Err(e);
+        }
+        let (from, data) = udp.dequeue(peek).ok_or(Errno::EAGAIN)?;
+        let n = buf.len().min(data.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok((n, from))
+    }
+
+    pub fn shutdown(&mut self, now: Instant, h: SocketHandle, how: Shutdown) -> Result<(), Errno> {
+        let s = self.sock(h)?;
+        if s.ty == SockType::Datagram {
+            return if s.udp.as_ref().is_some_and(|u| u.remote.is_some()) {
+                Ok(())
+            } else {
+                Err(Errno::ENOTCONN)
+            };
+        }
+        if let TcpSock::Listen(_) = s.tcp {
+            // Linux stops listening and resets what was queued; accept() then says EINVAL.
+            self.stop_listening(now, h);
+            return Ok(());
+        }
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        let Some(tcb) = sockets.get_mut(&h).and_then(|s| s.tcb_mut()) else {
+            return Err(Errno::ENOTCONN);
+        };
+        match tcb.state {
+            State::Closed => return Err(Errno::ENOTCONN),
+            State::SynSent => {
+                tcb.close_counted(ctx.mib);
+            }
+            _ => {
+                if matches!(how, Shutdown::Read | Shutdown::Both) {
+                    tcb.rcv_shutdown = true;
+                }
+                if matches!(how, Shutdown::Write | Shutdown::Both) {
+                    start_close(tcb, &mut ctx);
+                }
+            }
+        }
+        self.tcp_after(now, h);
+        Ok(())
+    }
+
+    fn stop_listening(&mut self, now: Instant, h: SocketHandle) {
+        let Some(s) = self.sockets.get_mut(&h) else {
+            return;
+        };
+        let TcpSock::Listen(l) = std::mem::replace(&mut s.tcp, TcpSock::Idle) else {
+            return;
+        };
+        if self.listeners.get(&l.local) == Some(&h) {
+            self.listeners.remove(&l.local);
+        }
+        // inet_csk_listen_stop(): every unaccepted child is reset.
+        for child in l.accept_queue {
+            let mut ctx = ctx!(self, now);
+            let sockets = &mut self.sockets;
+            if let Some(tcb) = sockets.get_mut(&child).and_then(|s| s.tcb_mut()) {
+                if tcb.state.is_synchronized() {
+                    tcb.send_active_reset(&mut ctx);
+                }
+                tcb.close_counted(ctx.mib);
+            }
+            self.destroy(child);
+        }
+    }
+
+    /// close(): the handle is gone at once; the connection finishes as an orphan.
+    pub fn close(&mut self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
+        let s = self.sock(h)?;
+        match &s.tcp {
+            TcpSock::Listen(_) => {
+                self.stop_listening(now, h);
+                self.destroy(h);
+                return Ok(());
+            }
+            TcpSock::Idle => {
+                self.destroy(h);
+                return Ok(());
+            }
+            TcpSock::Conn(_) => {}
+        }
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        let Some(sock) = sockets.get_mut(&h) else {
+            return Err(Errno::EBADF);
+        };
+        sock.orphan = true;
+        let linger = sock.opts().linger;
+        let Some(tcb) = sock.tcb_mut() else {
+            return Ok(());
+        };
+        tcb.orphan = true;
+        // __tcp_close().
+        if !tcb.recv_buf.is_empty() && tcb.state.is_synchronized() {
+            // RFC 2525 §2.17: unread data means the peer must learn it was lost.
+            ctx.mib.tcp_ext.tcp_abort_on_close += 1;
+            tcb.send_active_reset(&mut ctx);
+            tcb.close_counted(ctx.mib);
+        } else if linger == Some(0) && tcb.state.is_synchronized() {
+            ctx.mib.tcp_ext.tcp_abort_on_data += 1;
+            tcb.send_active_reset(&mut ctx);
+            tcb.close_counted(ctx.mib);
+        } else {
+            match tcb.state {
+                State::SynSent | State::Closed => tcb.close_counted(ctx.mib),
+                _ => start_close(tcb, &mut ctx),
+            }
+        }
+        self.tcp_after(now, h);
+        Ok(())
+    }
+
+    pub fn setsockopt(&mut self, now: Instant, h: SocketHandle, opt: SockOpt) -> Result<(), Errno> {
+        let rmem_max = self.sysctl.rmem_max.max(0) as usize;
+        let wmem_max = self.sysctl.wmem_max.max(0) as usize;
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        let sock = match sockets.get_mut(&h) {
+            Some(s) if !s.orphan => s,
+            _ => return Err(Errno::EBADF),
+        };
+        let o = sock.opts_mut();
+        match opt {
+            SockOpt::ReuseAddr(v) => o.reuseaddr = v,
+            SockOpt::KeepAlive(v) => o.keepalive = v,
+            SockOpt::Linger(v) => o.linger = v,
+            // The kernel stores twice the value, clamped, with a floor (sock_setsockopt()).
+            SockOpt::RcvBuf(v) => {
+                o.rcvbuf = Some(
+                    (v.max(0) as usize)
+                        .min(rmem_max)
+                        .saturating_mul(2)
+                        .max(2304),
+                )
+            }
+            SockOpt::SndBuf(v) => {
+                o.sndbuf = Some(
+                    (v.max(0) as usize)
+                        .min(wmem_max)
+                        .saturating_mul(2)
+                        .max(4608),
+                )
+            }
+            SockOpt::NoDelay(v) => o.nodelay = v,
+            SockOpt::MaxSeg(v) => {
+                if v != 0 && !(88..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.maxseg = v as u16;
+            }
+            SockOpt::SynCnt(v) => {
+                if !(1..=127).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.syncnt = v as u8;
+            }
+            SockOpt::UserTimeout(v) => {
+                if v < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                o.user_timeout = v as u32;
+            }
+            SockOpt::QuickAck(_) => {}
+        }
+        let (rcvbuf, sndbuf) = (sock.opts().rcvbuf, sock.opts().sndbuf);
+        let nodelay = matches!(opt, SockOpt::NoDelay(true));
+        if let Some(tcb) = sock.tcb_mut() {
+            if let Some(r) = rcvbuf {
+                tcb.rcvbuf = r;
+            }
+            if let Some(s) = sndbuf {
+                tcb.sndbuf = s;
+            }
+            match opt {
+                // TCP_QUICKACK = 1: leave pingpong and send a pending ACK now (not sticky).
+                SockOpt::QuickAck(true) => {
+                    tcb.ack.pingpong = false;
+                    if tcb.ack.pending && tcb.state.is_synchronized() {
+                        tcb.send_ack(&mut ctx);
+                    }
+                }
+                SockOpt::QuickAck(false) => tcb.ack.pingpong = true,
+                // Setting TCP_NODELAY pushes what Nagle held back.
+                _ if nodelay => {
+                    tcb.transmit(&mut ctx);
+                }
+                _ => {}
+            }
+        }
+        self.tcp_after(now, h);
+        Ok(())
+    }
+
+    pub fn getsockopt(
+        &mut self,
+        h: SocketHandle,
+        name: SockOptName,
+    ) -> Result<SockOptValue, Errno> {
+        let rmem = self.sysctl.tcp_rmem[1] as i32;
+        let wmem = self.sysctl.tcp_wmem[1] as i32;
+        let sock = self.sock_mut(h)?;
+        let o = *sock.opts();
+        let int = |b: bool| SockOptValue::Int(i32::from(b));
+        Ok(match name {
+            SockOptName::ReuseAddr => int(o.reuseaddr),
+            SockOptName::KeepAlive => int(o.keepalive),
+            SockOptName::Linger => match o.linger {
+                Some(s) => SockOptValue::Linger(1, s as i32),
+                None => SockOptValue::Linger(0, 0),
+            },
+            SockOptName::RcvBuf => SockOptValue::Int(o.rcvbuf.map_or(rmem, |v| v as i32)),
+            SockOptName::SndBuf => SockOptValue::Int(o.sndbuf.map_or(wmem, |v| v as i32)),
+            SockOptName::Type => SockOptValue::Int(if sock.ty == SockType::Stream { 1 } else { 2 }),
+            SockOptName::AcceptConn => int(matches!(sock.tcp, TcpSock::Listen(_))),
+            SockOptName::NoDelay => int(o.nodelay),
+            SockOptName::QuickAck => int(!sock.tcb().is_some_and(|t| t.ack.pingpong)),
+            SockOptName::MaxSeg => SockOptValue::Int(match sock.tcb() {
+                Some(t) if t.state.is_synchronized() => t.mss as i32,
+                _ if o.maxseg != 0 => i32::from(o.maxseg),
+                _ => 536,
+            }),
+            SockOptName::SynCnt => SockOptValue::Int(if o.syncnt == 0 {
+                6
+            } else {
+                i32::from(o.syncnt)
+            }),
+            SockOptName::UserTimeout => SockOptValue::Int(o.user_timeout as i32),
+            SockOptName::Error => {
+                // SO_ERROR returns and clears the pending error.
+                let e = match &mut sock.tcp {
+                    TcpSock::Conn(t) => t.error.take(),
+                    _ => sock.udp.as_mut().and_then(|u| u.error.take()),
+                };
+                SockOptValue::Int(e.map_or(0, Errno::code))
+            }
+        })
+    }
+
+    /// Readiness as Linux's `tcp_poll()` / `udp_poll()` compute it.
+    pub fn poll_events(&self, h: SocketHandle) -> Result<PollEvents, Errno> {
+        let s = self.sock(h)?;
+        let mut m = 0;
+        if let Some(udp) = &s.udp {
+            m |= PollEvents::OUT;
+            if !udp.rx.is_empty() {
+                m |= PollEvents::IN;
+            }
+            if udp.error.is_some() {
+                m |= PollEvents::ERR;
+            }
+            return Ok(PollEvents(m));
+        }
+        match &s.tcp {
+            TcpSock::Idle => m = PollEvents::OUT | PollEvents::HUP,
+            TcpSock::Listen(l) => {
+                if !l.accept_queue.is_empty() {
+                    m = PollEvents::IN;
+                }
+            }
+            TcpSock::Conn(t) => {
+                let rcv_shut = t.rcv_shutdown || t.fin_received;
+                let closed = t.state == State::Closed;
+                if (rcv_shut && t.snd_shutdown) || closed {
+                    m |= PollEvents::HUP;
+                }
+                if rcv_shut {
+                    m |= PollEvents::IN | PollEvents::RDHUP;
+                }
+                if t.state != State::SynSent && t.state != State::SynRcvd {
+                    if !t.recv_buf.is_empty() {
+                        m |= PollEvents::IN;
+                    }
+                    if t.snd_shutdown {
+                        m |= PollEvents::OUT;
+                    } else {
+                        let free = t.send_space(self.sysctl.tcp_wmem[2]);
+                        if free > 0 && free >= t.send_queue_len() / 2 {
+                            m |= PollEvents::OUT;
+                        }
+                    }
+                }
+                if t.error.is_some() {
+                    m |= PollEvents::ERR;
+                }
+            }
+        }
+        Ok(PollEvents(m))
+    }
+
+    pub fn local_addr(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
+        let s = self.sock(h)?;
+        Ok(s.tcb()
+            .map(|t| t.tuple.local)
+            .or(s.local)
+            .unwrap_or(wildcard(0)))
+    }
+
+    pub fn peer_addr(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
+        let s = self.sock(h)?;
+        if let Some(r) = s.udp.as_ref().and_then(|u| u.remote) {
+            return Ok(r);
+        }
+        match s.tcb() {
+            Some(t) if t.state != State::Closed && t.state != State::SynSent => Ok(t.tuple.remote),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    // ----- introspection (ss, netstat, tests) ------------------------------
+
+    /// The TCP state of a socket the application holds.
+    pub fn tcp_state(&self, h: SocketHandle) -> Option<State> {
+        let s = self.sockets.get(&h)?;
+        Some(match &s.tcp {
+            TcpSock::Idle => State::Closed,
+            TcpSock::Listen(_) => State::Listen,
+            TcpSock::Conn(t) => t.state,
+        })
+    }
+
+    /// A connection's control block, orphans included (for ss and tests).
+    pub fn tcb(&self, h: SocketHandle) -> Option<&Tcb> {
+        self.sockets.get(&h)?.tcb()
+    }
+
+    /// The connection on a 4-tuple, whoever holds it.
+    pub fn tcb_by_tuple(&self, tuple: &FourTuple) -> Option<&Tcb> {
+        self.established.get(tuple).and_then(|h| self.tcb(*h))
+    }
+
+    pub fn timewait(&self, tuple: &FourTuple) -> Option<&TimeWaitSock> {
+        self.timewait.get(tuple)
+    }
+
+    pub fn timewait_count(&self) -> usize {
+        self.timewait.len()
+    }
+
+    /// Listener queue lengths: (SYN queue, accept queue, backlog).
+    pub fn listen_queues(&self, h: SocketHandle) -> Option<(usize, usize, u32)> {
+        match &self.sockets.get(&h)?.tcp {
+            TcpSock::Listen(l) => Some((l.syn_queue.len(), l.accept_queue.len(), l.backlog)),
+            _ => None,
+        }
+    }
+
+    /// Tcp CurrEstab: connections in ESTABLISHED or CLOSE-WAIT.
+    pub fn curr_estab(&self) -> usize {
+        self.sockets
+            .values()
+            .filter_map(|s| s.tcb())
+            .filter(|t| matches!(t.state, State::Established | State::CloseWait))
+            .count()
+    }
+
+    /// Every socket, for diagnostics.
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// Bytes held for IP reassembly.
+    pub fn reassembly_mem(&self) -> usize {
+        self.frags.mem()
+    }
+
+    pub fn udp_socket(&self, h: SocketHandle) -> Option<&UdpSock> {
+        self.sockets.get(&h)?.udp.as_ref()
+    }
+
+    pub fn seq_of_isn(&self, tuple: &FourTuple, now: Instant) -> SeqNum {
+        self.secrets.isn(tuple, now)
+    }
+}
+
+/// Queue our FIN (`tcp_close_state()` + `tcp_send_fin()`).
+fn start_close(tcb: &mut Tcb, ctx: &mut Ctx) {
+    if tcb.snd_shutdown {
+        return;
+    }
+    let next = match tcb.state {
+        State::Established | State::SynRcvd => State::FinWait1,
+        State::CloseWait => State::LastAck,
+        _ => return,
+    };
+    tcb.snd_shutdown = true;
+    tcb.state = next;
+    tcb.transmit(ctx);
+}

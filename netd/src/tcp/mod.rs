@@ -1,0 +1,163 @@
+//! TCP, split by concern as Linux splits it: segment arrival (`input`), what
+//! to send (`output`), timers (`timer`), the listen path (`listen`), TIME-WAIT
+//! minisockets (`timewait`), RTT/RTO (`rtt`) and congestion control (`congestion`).
+
+pub mod congestion;
+pub mod input;
+pub mod listen;
+pub mod output;
+pub mod rtt;
+pub mod seq;
+pub mod tcb;
+pub mod timer;
+pub mod timewait;
+
+use crate::ip::Tx;
+use crate::mib::Mib;
+use crate::sysctl::Sysctl;
+use crate::time::Instant;
+use siphasher::sip::SipHasher24;
+use std::hash::Hasher;
+use std::net::SocketAddrV4;
+
+pub use seq::SeqNum;
+pub use tcb::Tcb;
+
+/// Connection states with Linux's numbering (`include/net/tcp_states.h`), which
+/// `ss`, `/proc/net/tcp` and `tcp_info.tcpi_state` use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    Established = 1,
+    SynSent = 2,
+    SynRcvd = 3,
+    FinWait1 = 4,
+    FinWait2 = 5,
+    TimeWait = 6,
+    Closed = 7,
+    CloseWait = 8,
+    LastAck = 9,
+    Listen = 10,
+    Closing = 11,
+}
+
+impl State {
+    /// The name `ss` prints.
+    pub fn ss_name(self) -> &'static str {
+        match self {
+            State::Established => "ESTAB",
+            State::SynSent => "SYN-SENT",
+            State::SynRcvd => "SYN-RECV",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::TimeWait => "TIME-WAIT",
+            State::Closed => "UNCONN",
+            State::CloseWait => "CLOSE-WAIT",
+            State::LastAck => "LAST-ACK",
+            State::Listen => "LISTEN",
+            State::Closing => "CLOSING",
+        }
+    }
+
+    /// RFC 9293's "synchronized" states: a connection exists in both directions.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynRcvd
+        )
+    }
+}
+
+/// A connection's identity as seen from this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FourTuple {
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+}
+
+/// Everything a TCP routine needs besides its own control block.
+pub struct Ctx<'a> {
+    pub now: Instant,
+    pub sysctl: &'a Sysctl,
+    pub mib: &'a mut Mib,
+    pub tx: &'a mut Tx,
+    pub secrets: &'a Secrets,
+}
+
+/// Injected secrets: the core never draws randomness itself.
+#[derive(Clone, Debug)]
+pub struct Secrets {
+    pub isn: [u8; 16],
+    pub ts_offset: [u8; 16],
+}
+
+impl Secrets {
+    pub fn from_seed(seed: u64) -> Secrets {
+        let mut isn = [0u8; 16];
+        let mut ts_offset = [0u8; 16];
+        let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
+        for chunk in isn.chunks_mut(8).chain(ts_offset.chunks_mut(8)) {
+            // splitmix64: spreads a small seed over the key bytes.
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        }
+        Secrets { isn, ts_offset }
+    }
+
+    fn keyed(key: &[u8; 16], t: &FourTuple, with_ports: bool) -> u64 {
+        let mut h = SipHasher24::new_with_key(key);
+        h.write(&t.local.ip().octets());
+        h.write(&t.remote.ip().octets());
+        if with_ports {
+            h.write_u16(t.local.port());
+            h.write_u16(t.remote.port());
+        }
+        h.finish()
+    }
+
+    /// RFC 6528 ISN: a keyed hash of the 4-tuple plus a clock ticking every
+    /// 64 ns, as Linux's `secure_tcp_seq()` + `seq_scale()`.
+    pub fn isn(&self, t: &FourTuple, now: Instant) -> SeqNum {
+        let hash = Self::keyed(&self.isn, t, true) as u32;
+        SeqNum(hash.wrapping_add((now.as_micros().wrapping_mul(1000) >> 6) as u32))
+    }
+
+    /// Per-host-pair timestamp offset (`secure_tcp_ts_off()`, tcp_timestamps = 1).
+    pub fn ts_offset(&self, t: &FourTuple) -> u32 {
+        Self::keyed(&self.ts_offset, t, false) as u32
+    }
+}
+
+/// The TCP timestamp clock: milliseconds (Linux's TCP_TS_HZ).
+pub fn ts_now(now: Instant) -> u32 {
+    now.as_millis() as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn tuple(port: u16) -> FourTuple {
+        FourTuple {
+            local: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), port),
+            remote: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80),
+        }
+    }
+
+    #[test]
+    fn isn_differs_per_tuple_and_advances_with_time() {
+        let s = Secrets::from_seed(1);
+        let t0 = Instant::ZERO;
+        assert_ne!(s.isn(&tuple(1000), t0), s.isn(&tuple(1001), t0));
+        let later = Instant::from_millis(1);
+        // 1 ms is 15625 ticks of 64 ns.
+        assert_eq!(s.isn(&tuple(1000), later) - s.isn(&tuple(1000), t0), 15_625);
+        assert_ne!(
+            Secrets::from_seed(2).isn(&tuple(1000), t0),
+            s.isn(&tuple(1000), t0)
+        );
+    }
+}

@@ -1,0 +1,395 @@
+//! What to send now (Linux `tcp_output.c`): window advertisement, options,
+//! the transmit loop with Nagle and sender-side SWS avoidance, ACKs and resets.
+
+use super::tcb::Tcb;
+use super::{ts_now, Ctx, FourTuple, SeqNum, State};
+use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
+
+impl Ctx<'_> {
+    /// Put one segment on the wire, counting it (Tcp OutSegs, OutRsts).
+    pub fn send_tcp(&mut self, tuple: &FourTuple, seg: &TcpRepr, tail: &[u8]) {
+        self.mib.tcp.out_segs += 1;
+        if seg.flags.rst() {
+            self.mib.tcp.out_rsts += 1;
+        }
+        let ttl = self.sysctl.ip_default_ttl.clamp(1, 255) as u8;
+        self.tx
+            .tcp(&mut self.mib.ip, ttl, tuple.local, tuple.remote, seg, tail);
+    }
+}
+
+/// The reset that answers `seg` when no connection wants it (RFC 9293 §3.10.7.1,
+/// Linux `tcp_v4_send_reset()`): seq from the segment's ACK if it had one,
+/// otherwise seq 0 with an ACK covering the segment.
+pub fn reset_for(ctx: &mut Ctx, tuple: &FourTuple, seg: &TcpRepr) {
+    if seg.flags.rst() {
+        return;
+    }
+    let (seq, ack, flags) = if seg.flags.ack() {
+        (seg.ack, SeqNum(0), TcpFlags::RST)
+    } else {
+        (
+            SeqNum(0),
+            seg.seq + seg.seg_len(),
+            TcpFlags::RST | TcpFlags::ACK,
+        )
+    };
+    let rst = TcpRepr {
+        src_port: tuple.local.port(),
+        dst_port: tuple.remote.port(),
+        seq,
+        ack,
+        flags,
+        window: 0,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    ctx.send_tcp(tuple, &rst, &[]);
+}
+
+impl Tcb {
+    fn wscale(&self) -> u8 {
+        if self.neg.wscale_ok {
+            self.neg.rcv_wscale
+        } else {
+            0
+        }
+    }
+
+    /// Choose and record the window to advertise (`tcp_select_window()`): free
+    /// buffer space, zero rather than a sliver smaller than one segment
+    /// (receiver SWS avoidance, RFC 9293 §3.8.6.2.2), never moving the right
+    /// edge back (RFC 7323 §2.4), in units of the scale.
+    fn select_window(&mut self, ctx: &mut Ctx) -> u16 {
+        let scale = self.wscale();
+        let cur = self.receive_window();
+        let free = self.rcv_free() as u32;
+        let mut win = if free < self.ack.rcv_mss && (free as usize) < self.rcvbuf / 2 {
+            0
+        } else {
+            free
+        };
+        win = (win >> scale) << scale;
+        if win < cur {
+            let unit = (1u32 << scale) - 1;
+            win = cur.saturating_add(unit) & !unit;
+        }
+        win = win.min(65535u32 << scale);
+        if win == 0 {
+            if self.rcv_wnd != 0 {
+                ctx.mib.tcp_ext.tcp_to_zero_window_adv += 1;
+            }
+            ctx.mib.tcp_ext.tcp_want_zero_window_adv += 1;
+        } else if self.rcv_wnd == 0 && self.state.is_synchronized() {
+            ctx.mib.tcp_ext.tcp_from_zero_window_adv += 1;
+        }
+        self.rcv_wnd = win;
+        self.rcv_wup = self.rcv_nxt;
+        (win >> scale) as u16
+    }
+
+    fn options(&self, ctx: &Ctx, syn: bool) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if syn {
+            o.mss = Some(self.adv_mss);
+            let active = self.state == State::SynSent;
+            if (active && ctx.sysctl.tcp_window_scaling != 0) || self.neg.wscale_ok {
+                o.wscale = Some(self.neg.rcv_wscale);
+            }
+            o.sack_permitted = (active && ctx.sysctl.tcp_sack != 0) || self.neg.sack_ok;
+            if (active && ctx.sysctl.tcp_timestamps != 0) || self.neg.ts_ok {
+                o.timestamp = Some((ts_now(ctx.now).wrapping_add(self.ts_offset), self.ts_recent));
+            }
+            return o;
+        }
+        if self.neg.ts_ok {
+            o.timestamp = Some((ts_now(ctx.now).wrapping_add(self.ts_offset), self.ts_recent));
+        }
+        if self.neg.sack_ok && !self.ooo.is_empty() {
+            // RFC 2018 §4: the block holding the latest arrival first, then the rest.
+            let first = self.ooo_last.and_then(|s| self.ooo_block_containing(s));
+            if let Some(b) = first {
+                o.push_sack(b);
+            }
+            for b in self.ooo_blocks() {
+                if Some(b) != first {
+                    o.push_sack(b);
+                }
+            }
+        }
+        o
+    }
+
+    /// Contiguous out-of-order ranges as SACK blocks.
+    fn ooo_blocks(&self) -> Vec<(SeqNum, SeqNum)> {
+        let mut blocks: Vec<(SeqNum, SeqNum)> = Vec::new();
+        for (s, d) in &self.ooo {
+            let e = *s + d.len() as u32;
+            match blocks.last_mut() {
+                Some(last) if last.1 == *s => last.1 = e,
+                _ => blocks.push((*s, e)),
+            }
+        }
+        blocks
+    }
+
+    fn ooo_block_containing(&self, seq: SeqNum) -> Option<(SeqNum, SeqNum)> {
+        self.ooo_blocks()
+            .into_iter()
+            .find(|(l, r)| seq.in_range(*l, *r))
+    }
+
+    /// Sequence number of the first byte in `send_buf`.
+    fn buf_seq(&self) -> SeqNum {
+        if self.snd_una.after(self.iss) {
+            self.snd_una
+        } else {
+            self.iss + 1
+        }
+    }
+
+    /// Emit one segment starting at `seq` with `len` bytes from the send queue.
+    /// Every segment but an active-open SYN carries an ACK, so this also
+    /// settles a pending delayed ACK (`tcp_event_ack_sent()`).
+    fn emit(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags, len: usize) {
+        let syn = flags.syn();
+        let window = if syn {
+            let w = self.rcv_free().min(65535) as u32;
+            self.rcv_wnd = w;
+            self.rcv_wup = self.rcv_nxt;
+            w as u16
+        } else {
+            self.select_window(ctx)
+        };
+        let options = self.options(ctx, syn);
+        let (head, tail) = if len > 0 {
+            let off = (seq - self.buf_seq()) as usize;
+            let (a, b) = self.send_buf.as_slices();
+            if off + len <= a.len() {
+                (&a[off..off + len], &[][..])
+            } else if off >= a.len() {
+                (&b[off - a.len()..off - a.len() + len], &[][..])
+            } else {
+                (&a[off..], &b[..len - (a.len() - off)])
+            }
+        } else {
+            (&[][..], &[][..])
+        };
+        let seg = TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq,
+            ack: if flags.ack() { self.rcv_nxt } else { SeqNum(0) },
+            flags,
+            window,
+            urgent: 0,
+            options,
+            payload: head,
+        };
+        ctx.send_tcp(&self.tuple, &seg, tail);
+        self.segs_out += 1;
+        let seg_len = len as u32 + u32::from(syn) + u32::from(flags.fin());
+        if len > 0 {
+            self.data_segs_out += 1;
+            self.last_data_sent = ctx.now;
+            // tcp_event_data_sent(): replying soon after data arrived means interactive use.
+            if ctx.now.saturating_since(self.ack.lrcvtime) < self.ack.ato {
+                self.ack.pingpong = true;
+            }
+        }
+        if flags.ack() {
+            self.ack.pending = false;
+            self.ack.now = false;
+            self.ack.deadline = None;
+            self.ack.quick = self.ack.quick.saturating_sub(1);
+        }
+        if seg_len == 0 || flags.rst() {
+            return;
+        }
+        let end = seq + seg_len;
+        if seq.before(self.snd_max) {
+            ctx.mib.tcp.retrans_segs += 1;
+            self.total_retrans += 1;
+            // Entries are contiguous: each starts where the previous ended.
+            let mut start = self.snd_una;
+            for s in self.sent.iter_mut() {
+                if s.end.after(seq) && start.before(end) {
+                    s.retransmitted = true;
+                }
+                start = s.end;
+            }
+        }
+        if end.after(self.snd_max) {
+            if len > 0 {
+                ctx.mib.tcp_ext.tcp_orig_data_sent += 1;
+            }
+            self.sent.push_back(super::tcb::SentSeg {
+                end,
+                sent_at: ctx.now,
+                retransmitted: false,
+            });
+            self.snd_max = end;
+        }
+        if end.after(self.snd_nxt) {
+            self.snd_nxt = end;
+        }
+        if (len as u32) < self.mss && len > 0 {
+            self.snd_sml = end;
+        }
+        if self.rtx_deadline.is_none() {
+            self.rtx_deadline = Some(ctx.now + self.rto());
+        }
+    }
+
+    /// Send our SYN (SYN-SENT) or SYN-ACK (simultaneous open) at `iss`.
+    pub fn send_syn(&mut self, ctx: &mut Ctx) {
+        let flags = if self.state == State::SynSent {
+            TcpFlags::SYN
+        } else {
+            TcpFlags::SYN | TcpFlags::ACK
+        };
+        self.emit(ctx, self.iss, flags, 0);
+    }
+
+    /// A bare ACK (`tcp_send_ack()`).
+    pub fn send_ack(&mut self, ctx: &mut Ctx) {
+        self.emit(ctx, self.snd_nxt, TcpFlags::ACK, 0);
+    }
+
+    /// An RST ending this connection from our side (`tcp_send_active_reset()`).
+    pub fn send_active_reset(&mut self, ctx: &mut Ctx) {
+        let seg = TcpRepr {
+            src_port: self.tuple.local.port(),
+            dst_port: self.tuple.remote.port(),
+            seq: self.snd_nxt.max(self.snd_max),
+            ack: self.rcv_nxt,
+            flags: TcpFlags::RST | TcpFlags::ACK,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+            payload: &[],
+        };
+        ctx.send_tcp(&self.tuple, &seg, &[]);
+    }
+
+    /// Zero-window probe: a segment one below snd_una, which the receiver must
+    /// answer with its current window (`tcp_xmit_probe_skb()`).
+    pub fn send_window_probe(&mut self, ctx: &mut Ctx) {
+        self.emit(ctx, self.snd_una - 1, TcpFlags::ACK, 0);
+    }
+
+    /// Resend the segment at `snd_una` (fast retransmit, RTO, partial ACK).
+    pub fn retransmit_head(&mut self, ctx: &mut Ctx) {
+        match self.state {
+            State::SynSent | State::SynRcvd => {
+                self.send_syn(ctx);
+                return;
+            }
+            State::Closed | State::Listen | State::TimeWait => return,
+            _ => {}
+        }
+        let seq = self.snd_una;
+        let avail = if self.write_seq.after(seq) {
+            (self.write_seq - seq) as usize
+        } else {
+            0
+        };
+        let len = avail.min(self.mss as usize);
+        let mut flags = TcpFlags::ACK;
+        if seq + len as u32 == self.write_seq && self.snd_shutdown {
+            flags |= TcpFlags::FIN;
+        }
+        if len > 0 && seq + len as u32 == self.write_seq {
+            flags |= TcpFlags::PSH;
+        }
+        if len == 0 && !flags.fin() {
+            return;
+        }
+        self.emit(ctx, seq, flags, len);
+    }
+
+    /// Send as much queued data (and the FIN) as the windows allow
+    /// (`tcp_write_xmit()`). Returns true if anything was sent.
+    pub fn transmit(&mut self, ctx: &mut Ctx) -> bool {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            return false;
+        }
+        let mut sent = false;
+        loop {
+            let unsent = if self.write_seq.after(self.snd_nxt) {
+                (self.write_seq - self.snd_nxt) as usize
+            } else {
+                0
+            };
+            let fin_due = self.snd_shutdown && self.snd_nxt.before_eq(self.write_seq);
+            if unsent == 0 && !fin_due {
+                break;
+            }
+            let wnd_end = self.snd_una + self.snd_wnd;
+            let wnd_avail = if wnd_end.after(self.snd_nxt) {
+                (wnd_end - self.snd_nxt) as usize
+            } else {
+                0
+            };
+            let cwnd_avail = self.cc.cwnd.saturating_sub(self.flight()) as usize;
+            let len = unsent.min(self.mss as usize).min(wnd_avail).min(cwnd_avail);
+            if unsent > 0 && len == 0 {
+                if wnd_avail == 0 && self.snd_nxt == self.snd_una {
+                    self.arm_persist(ctx);
+                }
+                break;
+            }
+            let is_tail = len == unsent;
+            if len < self.mss as usize && !is_tail {
+                // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a window-limited
+                // runt goes out only if it is at least half the largest window seen.
+                if (len as u32) < self.max_window / 2 {
+                    if self.snd_nxt == self.snd_una {
+                        self.arm_persist(ctx);
+                    }
+                    break;
+                }
+            }
+            let with_fin = is_tail && self.snd_shutdown;
+            if is_tail && len > 0 && len < self.mss as usize && !with_fin && !self.opts.nodelay {
+                // Nagle, Minshall's variant (`tcp_nagle_check()`): hold a runt
+                // while an earlier runt is unacknowledged.
+                let runt_in_flight =
+                    self.snd_sml.after(self.snd_una) && self.snd_sml.before_eq(self.snd_nxt);
+                if runt_in_flight && self.flight() > 0 {
+                    break;
+                }
+            }
+            let mut flags = TcpFlags::ACK;
+            if len > 0 && is_tail {
+                flags |= TcpFlags::PSH;
+            }
+            if with_fin {
+                flags |= TcpFlags::FIN;
+            }
+            self.emit(ctx, self.snd_nxt, flags, len);
+            sent = true;
+            if with_fin {
+                break;
+            }
+        }
+        if sent {
+            self.persist_deadline = None;
+        }
+        sent
+    }
+
+    fn arm_persist(&mut self, ctx: &Ctx) {
+        if self.persist_deadline.is_none() && self.rtx_deadline.is_none() {
+            self.persist_deadline = Some(ctx.now + self.rtt.rto(self.backoff.max(self.probes_out)));
+        }
+    }
+}
