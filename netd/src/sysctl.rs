@@ -157,7 +157,7 @@ const INT: Kind = Kind::Int {
     max: INT_MAX,
 };
 
-/// Every tunable, sorted by name as `sysctl -a` lists them.
+/// Every tunable (`Sysctl::all()` lists them sorted, as `sysctl -a` does).
 pub static TUNABLES: &[Tunable] = &[
     scalar!(
         "net.core.rmem_max",
@@ -502,7 +502,9 @@ impl Sysctl {
 
     /// Every key and its value, sorted, as `sysctl -a` prints them.
     pub fn all(&self) -> Vec<(&'static str, String)> {
-        TUNABLES.iter().map(|t| (t.name, (t.get)(self))).collect()
+        let mut all: Vec<_> = TUNABLES.iter().map(|t| (t.name, (t.get)(self))).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
     }
 }
 
@@ -512,7 +514,11 @@ mod tests {
 
     #[test]
     fn registry_is_sorted_and_names_are_unique() {
-        let names: Vec<_> = TUNABLES.iter().map(|t| t.name).collect();
+        let names: Vec<_> = Sysctl::default()
+            .all()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         let mut sorted = names.clone();
         sorted.sort();
         sorted.dedup();
