@@ -1304,6 +1304,9 @@ impl Stack {
             return Ok(());
         };
         tcb.orphan = true;
+        // close() shuts both directions (sk_shutdown = SHUTDOWN_MASK): data that
+        // still arrives is answered with RST (TCPAbortOnData).
+        tcb.rcv_shutdown = true;
         // __tcp_close().
         if !tcb.recv_buf.is_empty() && tcb.state.is_synchronized() {
             // RFC 2525 §2.17: unread data means the peer must learn it was lost.

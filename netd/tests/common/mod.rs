@@ -121,3 +121,42 @@ pub fn payload(len: usize, seed: u64) -> Vec<u8> {
 pub fn ideal() -> Sim {
     Sim::pair(Link::ideal().latency(ms(1)))
 }
+
+/// Build a raw IPv4 packet around `body`.
+pub fn ip_packet(
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    proto: u8,
+    body: &[u8],
+) -> Vec<u8> {
+    let hdr = netd::wire::ipv4::Ipv4Repr {
+        src,
+        dst,
+        protocol: proto,
+        ttl: 64,
+        tos: 0,
+        ident: 77,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+        header_len: 20,
+        total_len: 20 + body.len(),
+    };
+    let mut out = Vec::new();
+    hdr.emit(body.len(), &mut out);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Everything a bare stack transmitted, drained.
+pub fn drain(stack: &mut netd::Stack) -> Vec<Vec<u8>> {
+    std::iter::from_fn(|| stack.poll_transmit()).collect()
+}
+
+pub fn bare_stack(addr: std::net::Ipv4Addr) -> netd::Stack {
+    netd::Stack::new(netd::StackConfig {
+        addr,
+        mtu: 1500,
+        seed: 9,
+    })
+}
