@@ -78,6 +78,9 @@ pub enum SockOpt {
     MaxSeg(i32),
     SynCnt(i32),
     UserTimeout(i32),
+    KeepIdle(i32),
+    KeepIntvl(i32),
+    KeepCnt(i32),
 }
 
 /// An option to read (getsockopt(2)).
@@ -96,6 +99,9 @@ pub enum SockOptName {
     MaxSeg,
     SynCnt,
     UserTimeout,
+    KeepIdle,
+    KeepIntvl,
+    KeepCnt,
 }
 
 /// A read option's value; `Linger` is (l_onoff, l_linger).

@@ -16,7 +16,7 @@ use crate::tcp::listen::{ListenAction, Listener};
 use crate::tcp::output::reset_for;
 use crate::tcp::tcb::{Negotiated, MIN_MSS};
 use crate::tcp::timewait::{TimeWaitSock, TwAction, TIMEWAIT_LEN};
-use crate::tcp::{Ctx, FourTuple, Secrets, SeqNum, State, Tcb};
+use crate::tcp::{ChallengeLimiter, Ctx, FourTuple, Secrets, SeqNum, State, Tcb};
 use crate::time::Instant;
 use crate::udp::{UdpSock, MAX_PAYLOAD, UDP_RCVBUF};
 use crate::wire::icmp as icmpw;
@@ -64,6 +64,7 @@ pub struct Stack {
     udp_ports: HashMap<u16, Vec<SocketHandle>>,
     timers: BinaryHeap<Reverse<(Instant, SocketHandle)>>,
     port_offset: u32,
+    challenge: ChallengeLimiter,
 }
 
 /// A TCP context borrowing only the fields it needs, so the socket tables
@@ -76,6 +77,7 @@ macro_rules! ctx {
             mib: &mut $s.mib,
             tx: &mut $s.tx,
             secrets: &$s.secrets,
+            challenge: &mut $s.challenge,
         }
     };
 }
@@ -105,6 +107,7 @@ impl Stack {
             udp_ports: HashMap::new(),
             timers: BinaryHeap::new(),
             port_offset: (cfg.seed as u32).wrapping_mul(2_654_435_761),
+            challenge: ChallengeLimiter::default(),
         }
     }
 
@@ -494,8 +497,9 @@ impl Stack {
             listener.on_request_segment(&mut ctx, tuple, &seg)
         } else if seg.flags.rst() {
             ListenAction::Nothing
+        } else if seg.flags.ack() && !seg.flags.syn() {
+            listener.on_cookie_ack(&mut ctx, tuple, &seg)
         } else if seg.flags.ack() {
-            // No request and no cookie: the listener answers an ACK with a reset.
             reset_for(&mut ctx, &tuple, &seg);
             ListenAction::Nothing
         } else if seg.flags.syn() {
@@ -1377,6 +1381,23 @@ impl Stack {
                 }
                 o.user_timeout = v as u32;
             }
+            SockOpt::KeepIdle(v) | SockOpt::KeepIntvl(v) => {
+                // MAX_TCP_KEEPIDLE / MAX_TCP_KEEPINTVL
+                if !(1..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                if matches!(opt, SockOpt::KeepIdle(_)) {
+                    o.keepidle = v as u32;
+                } else {
+                    o.keepintvl = v as u32;
+                }
+            }
+            SockOpt::KeepCnt(v) => {
+                if !(1..=127).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                o.keepcnt = v as u8;
+            }
             SockOpt::QuickAck(_) => {}
         }
         let (rcvbuf, sndbuf) = (sock.opts().rcvbuf, sock.opts().sndbuf);
@@ -1397,6 +1418,8 @@ impl Stack {
                     }
                 }
                 SockOpt::QuickAck(false) => tcb.ack.pingpong = true,
+                // SO_KEEPALIVE and TCP_KEEPIDLE (re)arm a running connection's timer.
+                SockOpt::KeepAlive(_) | SockOpt::KeepIdle(_) => tcb.arm_keepalive(now, ctx.sysctl),
                 // Setting TCP_NODELAY pushes what Nagle held back.
                 _ if nodelay => {
                     tcb.transmit(&mut ctx);
@@ -1415,6 +1438,9 @@ impl Stack {
     ) -> Result<SockOptValue, Errno> {
         let rmem = self.sysctl.tcp_rmem[1] as i32;
         let wmem = self.sysctl.tcp_wmem[1] as i32;
+        let ka_time = self.sysctl.tcp_keepalive_time as i32;
+        let ka_intvl = self.sysctl.tcp_keepalive_intvl as i32;
+        let ka_probes = self.sysctl.tcp_keepalive_probes as i32;
         let sock = self.sock_mut(h)?;
         let o = *sock.opts();
         let int = |b: bool| SockOptValue::Int(i32::from(b));
@@ -1442,6 +1468,21 @@ impl Stack {
                 i32::from(o.syncnt)
             }),
             SockOptName::UserTimeout => SockOptValue::Int(o.user_timeout as i32),
+            SockOptName::KeepIdle => SockOptValue::Int(if o.keepidle == 0 {
+                ka_time
+            } else {
+                o.keepidle as i32
+            }),
+            SockOptName::KeepIntvl => SockOptValue::Int(if o.keepintvl == 0 {
+                ka_intvl
+            } else {
+                o.keepintvl as i32
+            }),
+            SockOptName::KeepCnt => SockOptValue::Int(if o.keepcnt == 0 {
+                ka_probes
+            } else {
+                i32::from(o.keepcnt)
+            }),
             SockOptName::Error => {
                 // SO_ERROR returns and clears the pending error.
                 let e = match &mut sock.tcp {

@@ -101,6 +101,7 @@ impl Tcb {
         if seg.flags.ack() {
             self.ack_synack(ctx, seg);
             self.state = State::Established;
+            self.arm_keepalive(ctx.now, ctx.sysctl);
             self.ack.lrcvtime = ctx.now;
             self.send_ack(ctx);
             if !seg.payload.is_empty() || seg.flags.fin() {
@@ -183,9 +184,22 @@ impl Tcb {
     }
 
     /// RFC 5961 challenge ACK (`tcp_send_challenge_ack()`).
-    pub fn challenge_ack(&mut self, ctx: &mut Ctx, seg: &TcpRepr) {
-        if self.oow_rate_limited(ctx, seg) {
-            ctx.mib.tcp_ext.tcp_ack_skipped_challenge += 1;
+    /// First the per-socket limit (for every kind of segment, unlike other
+    /// out-of-window ACKs), then the per-namespace `tcp_challenge_ack_limit`.
+    pub fn challenge_ack(&mut self, ctx: &mut Ctx, _seg: &TcpRepr) {
+        let gap = Duration::from_millis(ctx.sysctl.tcp_invalid_ratelimit.max(0) as u64);
+        if let Some(last) = self.last_oow_ack {
+            if ctx.now.saturating_since(last) < gap {
+                ctx.mib.tcp_ext.tcp_ack_skipped_challenge += 1;
+                return;
+            }
+        }
+        self.last_oow_ack = Some(ctx.now);
+        if !ctx.challenge.allow(
+            ctx.now,
+            ctx.sysctl.tcp_challenge_ack_limit,
+            &ctx.secrets.isn,
+        ) {
             return;
         }
         ctx.mib.tcp_ext.tcp_challenge_ack += 1;
@@ -257,6 +271,7 @@ impl Tcb {
             if seg.ack.after(self.snd_una) && seg.ack.before_eq(self.snd_nxt) {
                 self.ack_synack(ctx, seg);
                 self.state = State::Established;
+                self.arm_keepalive(ctx.now, ctx.sysctl);
                 self.snd_wnd = if seg.flags.syn() {
                     u32::from(seg.window)
                 } else {
@@ -324,12 +339,21 @@ impl Tcb {
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = ack;
             self.max_window = self.max_window.max(wnd);
-            if wnd > 0 && self.persist_deadline.is_some() {
+        }
+        // Any acceptable ACK shows the peer is alive (tcp_ack(): probes_out = 0, rcv_tstamp).
+        self.last_ack_recv = ctx.now;
+        self.probes_out = 0;
+        if self.persist_deadline.is_some() {
+            // tcp_ack_probe(): a usable window ends probing; otherwise keep backing off.
+            let head_fits = self.snd_wnd >= (self.write_seq - self.snd_una).min(self.mss);
+            if self.snd_wnd > 0 && head_fits {
                 self.persist_deadline = None;
-                self.probes_out = 0;
+                self.persist_backoff = 0;
+                self.probes_tstamp = None;
+            } else {
+                self.persist_deadline = Some(ctx.now + self.probe0_when());
             }
         }
-        self.last_ack_recv = ctx.now;
         if ack.after(self.snd_una) {
             self.on_new_ack(ctx, seg);
         } else if seg.payload.is_empty()

@@ -31,6 +31,8 @@ pub struct RequestSock {
     pub first_sent: Instant,
     /// Final ACK seen while the accept queue was full (`inet_rsk(req)->acked`).
     pub acked: bool,
+    /// Rebuilt from a SYN cookie: no RTT sample from the handshake.
+    pub cookie: bool,
 }
 
 /// What the stack must do after a segment reached a listener.
@@ -52,7 +54,13 @@ pub struct Listener {
     pub accept_queue: VecDeque<SocketHandle>,
     /// Options children inherit (Linux copies the listener's socket).
     pub opts: SockOpts,
+    /// Last time the SYN queue overflowed (`tcp_synq_overflow()`): returning
+    /// cookies are checked only within two minutes of it (mode 1).
+    pub last_overflow: Option<Instant>,
 }
+
+/// TCP_SYNCOOKIE_VALID: how long after an overflow cookies are accepted.
+const SYNCOOKIE_VALID: Duration = Duration::from_secs(120);
 
 /// The SYN-ACK retransmission interval after `n` timeouts (`reqsk_timeout()`).
 fn synack_timeout(n: u32) -> Duration {
@@ -70,6 +78,7 @@ impl Listener {
             next_key: 0,
             accept_queue: VecDeque::new(),
             opts,
+            last_overflow: None,
         }
     }
 
@@ -118,21 +127,8 @@ impl Listener {
         ctx.send_tcp(&req.tuple, &seg, &[]);
     }
 
-    /// A SYN for a new connection (`tcp_conn_request()`). `isn` is set when a
-    /// TIME-WAIT socket handed the SYN over (`tcp_tw_isn`).
-    pub fn on_syn(&mut self, ctx: &mut Ctx, tuple: FourTuple, seg: &TcpRepr, isn: Option<SeqNum>) {
-        if self.syn_queue_full() {
-            // SYN cookies are not implemented yet: the SYN is dropped as with
-            // tcp_syncookies = 0.
-            ctx.mib.tcp_ext.tcp_req_q_full_drop += 1;
-            ctx.mib.tcp_ext.listen_drops += 1;
-            return;
-        }
-        if self.accept_queue_full() {
-            ctx.mib.tcp_ext.listen_overflows += 1;
-            ctx.mib.tcp_ext.listen_drops += 1;
-            return;
-        }
+    /// What we offer a SYN, before intersecting with what it offered.
+    fn our_offer(&self, ctx: &Ctx) -> (Negotiated, usize) {
         let sysctl = ctx.sysctl;
         let rcvbuf = self
             .opts
@@ -145,12 +141,89 @@ impl Listener {
             ts_ok: sysctl.tcp_timestamps != 0,
             ..Negotiated::default()
         };
-        let neg = negotiate(&ours, &seg.options);
+        (ours, rcvbuf)
+    }
+
+    fn adv_mss(&self, ctx: &Ctx) -> u16 {
         let route_mss = ctx.tx.mtu.saturating_sub(40).min(65535) as u16;
-        let adv_mss = match self.opts.maxseg {
+        match self.opts.maxseg {
             0 => route_mss,
             m => m.min(route_mss),
-        };
+        }
+    }
+
+    /// A SYN for a new connection (`tcp_conn_request()`). `isn` is set when a
+    /// TIME-WAIT socket handed the SYN over (`tcp_tw_isn`).
+    pub fn on_syn(&mut self, ctx: &mut Ctx, tuple: FourTuple, seg: &TcpRepr, isn: Option<SeqNum>) {
+        let sysctl = ctx.sysctl;
+        let syncookies = sysctl.tcp_syncookies;
+        let mut want_cookie = false;
+        if (syncookies == 2 || self.syn_queue_full()) && isn.is_none() {
+            // tcp_syn_flood_action()
+            if syncookies != 0 {
+                want_cookie = true;
+                ctx.mib.tcp_ext.tcp_req_q_full_do_cookies += 1;
+            } else {
+                ctx.mib.tcp_ext.tcp_req_q_full_drop += 1;
+                ctx.mib.tcp_ext.listen_drops += 1;
+                return;
+            }
+        }
+        if self.accept_queue_full() {
+            ctx.mib.tcp_ext.listen_overflows += 1;
+            ctx.mib.tcp_ext.listen_drops += 1;
+            return;
+        }
+        // Without cookies, keep the last quarter of tcp_max_syn_backlog for
+        // proven peers; we keep no TCP metrics, so no peer is proven.
+        let max_syn = sysctl.tcp_max_syn_backlog;
+        if !want_cookie
+            && syncookies == 0
+            && max_syn - (self.syn_queue.len() as i64) < (max_syn >> 2)
+        {
+            ctx.mib.tcp_ext.listen_drops += 1;
+            return;
+        }
+        let (ours, rcvbuf) = self.our_offer(ctx);
+        let mut neg = negotiate(&ours, &seg.options);
+        let adv_mss = self.adv_mss(ctx);
+        if want_cookie {
+            // Without timestamps a cookie cannot carry WS or SACK, so neither is
+            // offered (tcp_clear_options() in tcp_conn_request()).
+            if !neg.ts_ok {
+                neg = Negotiated {
+                    mss_clamp: neg.mss_clamp,
+                    ..Negotiated::default()
+                };
+            }
+            self.last_overflow = Some(ctx.now);
+            let index = super::syncookie::mss_index(neg.mss_clamp);
+            let iss = ctx.secrets.cookie.make(&tuple, seg.seq, ctx.now, index);
+            let tsval = super::syncookie::encode_ts(
+                ts_now(ctx.now),
+                neg.wscale_ok.then_some(neg.snd_wscale),
+                neg.sack_ok,
+            );
+            let req = RequestSock {
+                tuple,
+                iss,
+                irs: seg.seq,
+                neg,
+                adv_mss,
+                rcv_wnd: rcvbuf.min(65535) as u32,
+                ts_recent: seg.options.timestamp.map_or(0, |t| t.0),
+                // The cookie's TSval is sent as is: no per-connection offset.
+                ts_offset: tsval.wrapping_sub(ts_now(ctx.now)),
+                num_timeout: 0,
+                deadline: ctx.now,
+                first_sent: ctx.now,
+                acked: false,
+                cookie: true,
+            };
+            ctx.mib.tcp_ext.syncookies_sent += 1;
+            Self::send_synack(ctx, &req);
+            return;
+        }
         let ts_offset = if sysctl.tcp_timestamps == 1 {
             ctx.secrets.ts_offset(&tuple)
         } else {
@@ -169,10 +242,76 @@ impl Listener {
             deadline: ctx.now + synack_timeout(0),
             first_sent: ctx.now,
             acked: false,
+            cookie: false,
         };
         Self::send_synack(ctx, &req);
         self.arm(tuple, req.deadline);
         self.syn_queue.insert(tuple, req);
+    }
+
+    /// An ACK with no request behind it: a returning SYN cookie?
+    /// (`cookie_v4_check()`; an invalid one is answered with RST, as the
+    /// listener's `tcp_rcv_state_process()` does.)
+    pub fn on_cookie_ack(
+        &mut self,
+        ctx: &mut Ctx,
+        tuple: FourTuple,
+        seg: &TcpRepr,
+    ) -> ListenAction {
+        let mode = ctx.sysctl.tcp_syncookies;
+        let recent = self
+            .last_overflow
+            .is_some_and(|t| ctx.now.saturating_since(t) < SYNCOOKIE_VALID);
+        if mode == 0 || (mode != 2 && !recent) {
+            super::output::reset_for(ctx, &tuple, seg);
+            return ListenAction::Nothing;
+        }
+        let Some(mss) = ctx.secrets.cookie.check(&tuple, seg.ack, seg.seq, ctx.now) else {
+            ctx.mib.tcp_ext.syncookies_failed += 1;
+            super::output::reset_for(ctx, &tuple, seg);
+            return ListenAction::Nothing;
+        };
+        ctx.mib.tcp_ext.syncookies_recv += 1;
+        if self.accept_queue_full() {
+            ctx.mib.tcp_ext.listen_overflows += 1;
+            ctx.mib.tcp_ext.listen_drops += 1;
+            return ListenAction::Nothing;
+        }
+        let (ours, rcvbuf) = self.our_offer(ctx);
+        let mut neg = Negotiated {
+            mss_clamp: mss,
+            ..Negotiated::default()
+        };
+        let mut ts_recent = 0;
+        let mut ts_offset = 0;
+        if let Some((tsval, tsecr)) = seg.options.timestamp.filter(|_| ours.ts_ok) {
+            let (wscale, sack) = super::syncookie::decode_ts(tsecr);
+            neg.ts_ok = true;
+            neg.sack_ok = sack && ours.sack_ok;
+            if let (Some(w), true) = (wscale, ours.wscale_ok) {
+                neg.wscale_ok = true;
+                neg.snd_wscale = w.min(14);
+                neg.rcv_wscale = ours.rcv_wscale;
+            }
+            ts_recent = tsval;
+            // Our TSvals continue from the cookie's clock with no offset.
+            ts_offset = 0;
+        }
+        ListenAction::Promote(RequestSock {
+            tuple,
+            iss: seg.ack - 1,
+            irs: seg.seq - 1,
+            neg,
+            adv_mss: self.adv_mss(ctx),
+            rcv_wnd: rcvbuf.min(65535) as u32,
+            ts_recent,
+            ts_offset,
+            num_timeout: 0,
+            deadline: ctx.now,
+            first_sent: ctx.now,
+            acked: false,
+            cookie: true,
+        })
     }
 
     /// A segment for a pending request (`tcp_check_req()`).
@@ -306,12 +445,16 @@ impl Tcb {
         tcb.snd_wl1 = ack.seq;
         tcb.snd_wl2 = ack.ack;
         tcb.syn_stamp = req.first_sent;
-        if req.num_timeout == 0 {
+        if req.cookie {
+            // Nothing was stored for the SYN-ACK, so its RTT is unknown.
+        } else if req.num_timeout == 0 {
             tcb.rtt.sample(ctx.now - req.first_sent);
         } else {
             tcb.rtt.fallback();
         }
         tcb.ack.lrcvtime = ctx.now;
+        tcb.last_ack_recv = ctx.now;
+        tcb.arm_keepalive(ctx.now, ctx.sysctl);
         tcb
     }
 }

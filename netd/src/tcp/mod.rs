@@ -8,6 +8,7 @@ pub mod listen;
 pub mod output;
 pub mod rtt;
 pub mod seq;
+pub mod syncookie;
 pub mod tcb;
 pub mod timer;
 pub mod timewait;
@@ -81,6 +82,40 @@ pub struct Ctx<'a> {
     pub mib: &'a mut Mib,
     pub tx: &'a mut Tx,
     pub secrets: &'a Secrets,
+    pub challenge: &'a mut ChallengeLimiter,
+}
+
+/// The per-namespace RFC 5961 challenge-ACK budget (`tcp_challenge_ack_limit`):
+/// each wall-clock second gets a random budget in [limit/2, 1.5·limit), as in
+/// Linux's `tcp_send_challenge_ack()`. The draw is keyed, not random, so runs
+/// repeat exactly.
+#[derive(Clone, Debug, Default)]
+pub struct ChallengeLimiter {
+    second: Option<u64>,
+    count: u32,
+}
+
+impl ChallengeLimiter {
+    pub fn allow(&mut self, now: Instant, limit: i64, key: &[u8; 16]) -> bool {
+        if limit >= i64::from(i32::MAX) {
+            return true;
+        }
+        let limit = limit.max(0) as u64;
+        let sec = now.as_micros() / 1_000_000;
+        if self.second != Some(sec) {
+            self.second = Some(sec);
+            let half = (limit + 1) >> 1;
+            let mut h = SipHasher24::new_with_key(key);
+            h.write_u64(sec);
+            let span = limit.max(1);
+            self.count = (half + h.finish() % span) as u32;
+        }
+        if self.count > 0 {
+            self.count -= 1;
+            return true;
+        }
+        false
+    }
 }
 
 /// Injected secrets: the core never draws randomness itself.
@@ -88,14 +123,22 @@ pub struct Ctx<'a> {
 pub struct Secrets {
     pub isn: [u8; 16],
     pub ts_offset: [u8; 16],
+    pub cookie: syncookie::CookieSecrets,
 }
 
 impl Secrets {
     pub fn from_seed(seed: u64) -> Secrets {
         let mut isn = [0u8; 16];
         let mut ts_offset = [0u8; 16];
+        let mut c0 = [0u8; 16];
+        let mut c1 = [0u8; 16];
         let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
-        for chunk in isn.chunks_mut(8).chain(ts_offset.chunks_mut(8)) {
+        let chunks = isn
+            .chunks_mut(8)
+            .chain(ts_offset.chunks_mut(8))
+            .chain(c0.chunks_mut(8))
+            .chain(c1.chunks_mut(8));
+        for chunk in chunks {
             // splitmix64: spreads a small seed over the key bytes.
             x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = x;
@@ -103,7 +146,11 @@ impl Secrets {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
         }
-        Secrets { isn, ts_offset }
+        Secrets {
+            isn,
+            ts_offset,
+            cookie: syncookie::CookieSecrets { keys: [c0, c1] },
+        }
     }
 
     fn keyed(key: &[u8; 16], t: &FourTuple, with_ports: bool) -> u64 {

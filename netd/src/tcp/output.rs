@@ -387,9 +387,19 @@ impl Tcb {
         sent
     }
 
-    fn arm_persist(&mut self, ctx: &Ctx) {
+    pub(crate) fn arm_persist(&mut self, ctx: &Ctx) {
         if self.persist_deadline.is_none() && self.rtx_deadline.is_none() {
-            self.persist_deadline = Some(ctx.now + self.rtt.rto(self.backoff.max(self.probes_out)));
+            self.persist_deadline = Some(ctx.now + self.probe0_when());
         }
+    }
+
+    /// `tcp_probe0_when()`: max(RTO, TCP_RTO_MIN) doubled per probe, capped at TCP_RTO_MAX.
+    pub(crate) fn probe0_when(&self) -> core::time::Duration {
+        let base = self.rtt.rto(0).max(super::rtt::RTO_MIN);
+        let mut when = base;
+        for _ in 0..self.persist_backoff {
+            when = (when * 2).min(super::rtt::RTO_MAX);
+        }
+        when
     }
 }

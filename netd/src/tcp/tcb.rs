@@ -146,7 +146,13 @@ pub struct Tcb {
     pub high_seq: SeqNum,
     pub ack: DelAck,
     pub persist_deadline: Option<Instant>,
+    /// Zero-window probe doublings (Linux shares `icsk_backoff`; kept apart here).
+    pub persist_backoff: u32,
+    /// Unanswered keepalive or zero-window probes (`icsk_probes_out`).
     pub probes_out: u32,
+    /// When zero-window probing started (`icsk_probes_tstamp`), for TCP_USER_TIMEOUT.
+    pub probes_tstamp: Option<Instant>,
+    pub keepalive_deadline: Option<Instant>,
     pub last_oow_ack: Option<Instant>,
 
     pub rcvbuf: usize,
@@ -243,7 +249,10 @@ impl Tcb {
                 rcv_mss: u32::from(DEFAULT_MSS),
             },
             persist_deadline: None,
+            persist_backoff: 0,
             probes_out: 0,
+            probes_tstamp: None,
+            keepalive_deadline: None,
             last_oow_ack: None,
             rcvbuf,
             sndbuf,
@@ -345,10 +354,15 @@ impl Tcb {
 
     /// The earliest timer this block has armed.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.rtx_deadline, self.ack.deadline, self.persist_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.rtx_deadline,
+            self.ack.deadline,
+            self.persist_deadline,
+            self.keepalive_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The connection is gone and only the application's handle may remain.
@@ -363,6 +377,7 @@ impl Tcb {
         self.ack.deadline = None;
         self.ack.pending = false;
         self.persist_deadline = None;
+        self.keepalive_deadline = None;
         self.send_buf.clear();
         self.sent.clear();
         self.ooo.clear();
