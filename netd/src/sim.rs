@@ -260,6 +260,14 @@ impl Sim {
             .collect()
     }
 
+    /// Deliver a hand-made packet to `host` now, as if it came off the link
+    /// (spoofed sources, stale segments).
+    pub fn inject(&mut self, host: usize, packet: Vec<u8>) {
+        self.order += 1;
+        self.queue
+            .push(Reverse((self.now, self.order, host, packet)));
+    }
+
     /// Lose every TCP segment `f` returns true for, until cleared.
     pub fn drop_if(&mut self, f: impl FnMut(&Seg) -> bool + 'static) {
         self.drop_filter = Some(Box::new(f));

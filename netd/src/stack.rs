@@ -867,10 +867,39 @@ impl Stack {
         None
     }
 
+    /// `tcp_twsk_unique()`: may a connect() take over this TIME-WAIT tuple?
+    /// Only if timestamps were on (PAWS then guards the new incarnation); an
+    /// explicitly bound port always may, an ephemeral one per tcp_tw_reuse
+    /// (1 always, 2 only on loopback) once tcp_tw_reuse_delay ms have passed
+    /// since the last timestamp was recorded.
+    fn tw_reusable(&self, tw: &TimeWaitSock, now: Instant, explicit_bind: bool) -> bool {
+        let Some((_, stamp, _)) = tw.ts else {
+            return false;
+        };
+        if explicit_bind {
+            return true;
+        }
+        let mut reuse = self.sysctl.tcp_tw_reuse;
+        if tw.substate == State::FinWait2 {
+            reuse = 0;
+        }
+        if reuse == 2 && !(tw.tuple.remote.ip().is_loopback() || tw.tuple.local.ip().is_loopback())
+        {
+            reuse = 0;
+        }
+        let delay = Duration::from_millis(self.sysctl.tcp_tw_reuse_delay.max(0) as u64);
+        reuse != 0 && now.saturating_since(stamp) > delay
+    }
+
     /// connect() autobind (`__inet_hash_connect()`): same parity as the range
     /// start first; a port is usable if no socket bound it explicitly and the
-    /// 4-tuple is free (a TIME-WAIT tuple counts as busy here).
-    fn pick_connect_port(&mut self, remote: SocketAddrV4) -> Option<u16> {
+    /// 4-tuple is free, or held by a TIME-WAIT that `tw_reusable()` allows.
+    fn pick_connect_port(
+        &mut self,
+        now: Instant,
+        local_ip: Ipv4Addr,
+        remote: SocketAddrV4,
+    ) -> Option<u16> {
         let (lo, hi) = self.port_range();
         let n = hi - lo + 1;
         let start = self.port_offset % n;
@@ -894,11 +923,16 @@ impl Stack {
                     continue;
                 }
                 let tuple = FourTuple {
-                    local: SocketAddrV4::new(self.addr, port),
+                    local: SocketAddrV4::new(local_ip, port),
                     remote,
                 };
-                if self.established.contains_key(&tuple) || self.timewait.contains_key(&tuple) {
+                if self.established.contains_key(&tuple) {
                     continue;
+                }
+                if let Some(tw) = self.timewait.get(&tuple) {
+                    if !self.tw_reusable(tw, now, false) {
+                        continue;
+                    }
                 }
                 return Some(port);
             }
@@ -988,31 +1022,47 @@ impl Stack {
             TcpSock::Idle => {}
         }
         let bound = s.local;
+        let explicit = s.bound_explicit;
+        // Loopback destinations are reached from a loopback source, as Linux routes them.
+        let default_ip = if remote.ip().is_loopback() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            self.addr
+        };
         let local = match bound {
             Some(a) => {
                 let ip = if a.ip().is_unspecified() {
-                    self.addr
+                    default_ip
                 } else {
                     *a.ip()
                 };
                 SocketAddrV4::new(ip, a.port())
             }
             None => {
-                let port = self.pick_connect_port(remote).ok_or(Errno::EADDRNOTAVAIL)?;
-                SocketAddrV4::new(self.addr, port)
+                let port = self
+                    .pick_connect_port(now, default_ip, remote)
+                    .ok_or(Errno::EADDRNOTAVAIL)?;
+                SocketAddrV4::new(default_ip, port)
             }
         };
         let tuple = FourTuple { local, remote };
         if self.established.contains_key(&tuple) {
             return Err(Errno::EADDRNOTAVAIL);
         }
+        // Taking over a TIME-WAIT tuple: the new ISN continues past the old
+        // connection's sequence space and ts_recent carries over for PAWS.
+        let mut inherit = None;
         if let Some(tw) = self.timewait.get(&tuple) {
-            // An explicitly bound port may take over a TIME-WAIT tuple when
-            // timestamps protect the new incarnation (tcp_twsk_unique() with twp == NULL).
-            if tw.ts.is_none() {
+            if !self.tw_reusable(tw, now, explicit && bound.is_some()) {
                 return Err(Errno::EADDRNOTAVAIL);
             }
+            let mut isn = tw.snd_nxt + 65535 + 2;
+            if isn.0 == 0 {
+                isn = SeqNum(1);
+            }
+            inherit = Some((isn, tw.ts));
             self.remove_timewait(&tuple);
+            self.mib.tcp_ext.tw_recycled += 1;
         }
         let mut ctx = ctx!(self, now);
         let sockets = &mut self.sockets;
@@ -1032,6 +1082,13 @@ impl Stack {
         };
         if ctx.sysctl.tcp_timestamps == 1 {
             tcb.ts_offset = ctx.secrets.ts_offset(&tuple);
+        }
+        if let Some((isn, ts)) = inherit {
+            tcb.set_iss(isn);
+            if let Some((recent, stamp, _)) = ts {
+                tcb.ts_recent = recent;
+                tcb.ts_recent_stamp = stamp;
+            }
         }
         tcb.state = State::SynSent;
         tcb.syn_stamp = now;

@@ -268,6 +268,18 @@ impl Tcb {
         }
     }
 
+    /// Replace the ISS (TIME-WAIT reuse sets it from the old connection).
+    pub fn set_iss(&mut self, iss: SeqNum) {
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = iss;
+        self.snd_max = iss;
+        self.write_seq = iss + 1;
+        self.snd_sml = iss;
+        self.high_seq = iss;
+        self.snd_wl2 = iss;
+    }
+
     /// Window scale we offer: the smallest shift that lets the largest
     /// receive buffer be advertised (`tcp_select_initial_window()`).
     pub fn choose_rcv_wscale(ctx: &Ctx, rcvbuf: usize) -> u8 {

@@ -160,3 +160,50 @@ pub fn bare_stack(addr: std::net::Ipv4Addr) -> netd::Stack {
         seed: 9,
     })
 }
+
+/// A raw TCP segment in an IPv4 packet.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_packet(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    seq: netd::tcp::SeqNum,
+    ack: netd::tcp::SeqNum,
+    flags: netd::wire::tcp::TcpFlags,
+    options: netd::wire::tcp::TcpOptions,
+    payload: &[u8],
+) -> Vec<u8> {
+    let seg = netd::wire::tcp::TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq,
+        ack,
+        flags,
+        window: 65535,
+        urgent: 0,
+        options,
+        payload,
+    };
+    let mut body = Vec::new();
+    seg.emit(*src.ip(), *dst.ip(), &mut body);
+    ip_packet(*src.ip(), *dst.ip(), netd::wire::ipv4::PROTO_TCP, &body)
+}
+
+/// A client SYN with Linux's usual options.
+pub fn syn_from(src: SocketAddrV4, dst: SocketAddrV4, isn: u32) -> Vec<u8> {
+    let options = netd::wire::tcp::TcpOptions {
+        mss: Some(1460),
+        wscale: Some(7),
+        sack_permitted: true,
+        timestamp: Some((1000, 0)),
+        ..Default::default()
+    };
+    tcp_packet(
+        src,
+        dst,
+        netd::tcp::SeqNum(isn),
+        netd::tcp::SeqNum(0),
+        netd::wire::tcp::TcpFlags::SYN,
+        options,
+        &[],
+    )
+}
