@@ -279,6 +279,34 @@ impl Tcb {
         self.emit(ctx, self.snd_una - 1, TcpFlags::ACK, 0);
     }
 
+    /// `tcp_write_wakeup()`: when the window is open but too small for the
+    /// transmit loop (sender SWS avoidance), push what fits; otherwise send a
+    /// bare probe at snd_una - 1. Returns true if data went out.
+    pub fn send_probe_data(&mut self, ctx: &mut Ctx) -> bool {
+        let wnd_end = self.snd_una + self.snd_wnd;
+        let unsent = if self.write_seq.after(self.snd_nxt) {
+            (self.write_seq - self.snd_nxt) as usize
+        } else {
+            0
+        };
+        let avail = if wnd_end.after(self.snd_nxt) {
+            (wnd_end - self.snd_nxt) as usize
+        } else {
+            0
+        };
+        let len = unsent.min(avail).min(self.mss as usize);
+        if len == 0 {
+            self.send_window_probe(ctx);
+            return false;
+        }
+        let mut flags = TcpFlags::ACK | TcpFlags::PSH;
+        if len == unsent && self.snd_shutdown {
+            flags |= TcpFlags::FIN;
+        }
+        self.emit(ctx, self.snd_nxt, flags, len);
+        true
+    }
+
     /// Resend the segment at `snd_una` (fast retransmit, RTO, partial ACK).
     pub fn retransmit_head(&mut self, ctx: &mut Ctx) {
         match self.state {

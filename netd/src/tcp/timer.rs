@@ -267,7 +267,12 @@ impl Tcb {
             self.error = Some(self.soft_error.unwrap_or(Errno::ETIMEDOUT));
             return;
         }
-        self.send_window_probe(ctx);
+        if self.send_probe_data(ctx) {
+            // Data is in flight now: the retransmission timer takes over.
+            self.probes_out = 0;
+            self.persist_backoff = 0;
+            return;
+        }
         ctx.mib.tcp_ext.tcp_win_probe += 1;
         self.probes_out += 1;
         if self.persist_backoff < ctx.sysctl.tcp_retries2.clamp(0, 255) as u32 {
