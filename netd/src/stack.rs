@@ -61,6 +61,8 @@ pub struct Stack {
     tw_next: u64,
     /// Bind table: sockets holding each port.
     tcp_ports: HashMap<u16, Vec<SocketHandle>>,
+    /// TIME-WAIT tuples by local port: they hold the port for bind() too.
+    tw_ports: HashMap<u16, Vec<FourTuple>>,
     udp_ports: HashMap<u16, Vec<SocketHandle>>,
     timers: BinaryHeap<Reverse<(Instant, SocketHandle)>>,
     port_offset: u32,
@@ -104,6 +106,7 @@ impl Stack {
             tw_keys: HashMap::new(),
             tw_next: 0,
             tcp_ports: HashMap::new(),
+            tw_ports: HashMap::new(),
             udp_ports: HashMap::new(),
             timers: BinaryHeap::new(),
             port_offset: (cfg.seed as u32).wrapping_mul(2_654_435_761),
@@ -549,19 +552,12 @@ impl Stack {
 
     fn remove_timewait(&mut self, tuple: &FourTuple) {
         if self.timewait.remove(tuple).is_some() {
-            self.release_port_ref(tuple.local.port());
-        }
-    }
-
-    /// TIME-WAIT entries hold their port in the bind table through a count of
-    /// zero-handle references; cheap and enough for the bind conflict check.
-    fn release_port_ref(&mut self, port: u16) {
-        if let Some(v) = self.tcp_ports.get_mut(&port) {
-            if let Some(i) = v.iter().position(|h| h.0 == 0) {
-                v.swap_remove(i);
-            }
-            if v.is_empty() {
-                self.tcp_ports.remove(&port);
+            let port = tuple.local.port();
+            if let Some(v) = self.tw_ports.get_mut(&port) {
+                v.retain(|t| t != tuple);
+                if v.is_empty() {
+                    self.tw_ports.remove(&port);
+                }
             }
         }
     }
@@ -619,10 +615,10 @@ impl Stack {
             if max < 0 || (self.timewait.len() as i64) < max {
                 let deadline = tw.deadline;
                 self.timewait.insert(tuple, tw);
-                self.tcp_ports
+                self.tw_ports
                     .entry(tuple.local.port())
                     .or_default()
-                    .push(SocketHandle(0));
+                    .push(tuple);
                 self.arm_tw(tuple, deadline);
             } else {
                 self.mib.tcp_ext.tcp_time_wait_overflow += 1;
@@ -767,9 +763,10 @@ impl Stack {
             SockType::Stream => &self.tcp_ports,
             SockType::Datagram => &self.udp_ports,
         };
-        let Some(holders) = table.get(&addr.port()) else {
-            return false;
-        };
+        let holders = table
+            .get(&addr.port())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let overlaps = |other: Ipv4Addr| {
             other.is_unspecified() || addr.ip().is_unspecified() || other == *addr.ip()
         };
@@ -790,11 +787,9 @@ impl Stack {
             }
         }
         if ty == SockType::Stream {
-            for tw in self.timewait.values() {
-                if tw.tuple.local.port() == addr.port()
-                    && overlaps(*tw.tuple.local.ip())
-                    && !(reuse && tw.reuse)
-                {
+            let tws = self.tw_ports.get(&addr.port()).into_iter().flatten();
+            for tw in tws.filter_map(|t| self.timewait.get(t)) {
+                if overlaps(*tw.tuple.local.ip()) && !(reuse && tw.reuse) {
                     return true;
                 }
             }

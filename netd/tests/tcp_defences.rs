@@ -238,3 +238,32 @@ fn changing_a_tunable_at_run_time_changes_new_connections() {
         "0"
     );
 }
+
+#[test]
+fn data_outside_the_window_is_dropped_and_answered_with_an_ack() {
+    let mut sim = ideal();
+    let (c, _, _) = establish(&mut sim);
+    let t = sim.stack(A).tcb(c).unwrap();
+    let (tuple, beyond, ts) = (t.tuple, t.rcv_nxt + t.rcv_wnd + 10, t.ts_recent);
+    sim.clear_trace();
+    let opts = TcpOptions {
+        timestamp: Some((ts.wrapping_add(1), 0)),
+        ..TcpOptions::default()
+    };
+    let pkt = tcp_packet(
+        tuple.remote,
+        tuple.local,
+        beyond,
+        SeqNum(0),
+        TcpFlags::ACK,
+        opts,
+        b"far away",
+    );
+    sim.inject(A, pkt);
+    sim.run_for(ms(1));
+    let mut b = [0u8; 16];
+    let now = sim.now();
+    assert_eq!(sim.stack(A).recv(now, c, &mut b, false), Err(Errno::EAGAIN));
+    assert_eq!(sim.flags(), ["ACK"]);
+    assert!(sim.stack(A).tcb(c).unwrap().ooo.is_empty(), "nothing kept");
+}

@@ -44,6 +44,8 @@ fn handshake_states_and_seq_ack_at_every_step() {
     assert_eq!(data.flags_str(), "PSH|ACK");
     let s = sim.stack(A);
     assert_eq!(s.mib.tcp.active_opens, 1);
+    // SYN, ACK, data out; SYN-ACK and the data's ACK in.
+    assert_eq!((s.mib.tcp.out_segs, s.mib.tcp.in_segs), (3, 2));
     assert_eq!(sim.stack(B).mib.tcp.passive_opens, 1);
     assert_eq!(sim.stack(B).curr_estab(), 1);
 }

@@ -290,3 +290,31 @@ fn connection_completed_and_fed_data_before_accept() {
     assert!(buf[..20_000] == data[..]);
     let _ = HOST_B;
 }
+
+#[test]
+fn an_expired_cookie_is_refused_and_counted() {
+    let mut sim = ideal();
+    sim.stack(B)
+        .sysctl
+        .set("net.ipv4.tcp_syncookies", "2")
+        .unwrap();
+    let l = listen(&mut sim, B, PORT, 16);
+    // The client's handshake ACK is lost; it speaks again only after two minutes.
+    sim.drop_if(|s| s.from == A && s.flags_str() == "ACK" && s.len == 0);
+    let c = connect(&mut sim, A, addr_b(PORT));
+    sim.run_for(ms(5));
+    sim.clear_drop();
+    assert_eq!(state(&sim, A, c), State::Established);
+    sim.run_for(secs(130));
+    let now = sim.now();
+    sim.stack(A).send(now, c, b"late").unwrap();
+    sim.run_for(ms(5));
+    assert_eq!(sim.stack(B).mib.tcp_ext.syncookies_failed, 1);
+    assert_eq!(sim.stack(B).listen_queues(l).map(|q| q.1), Some(0));
+    let mut b = [0u8; 4];
+    let now = sim.now();
+    assert_eq!(
+        sim.stack(A).recv(now, c, &mut b, false),
+        Err(Errno::ECONNRESET)
+    );
+}
