@@ -82,6 +82,46 @@ impl Errno {
     }
 }
 
+impl Errno {
+    /// The C library's strerror() text, as command-line tools print it.
+    pub fn message(self) -> &'static str {
+        use Errno::*;
+        match self {
+            EPERM => "Operation not permitted",
+            ENOENT => "No such file or directory",
+            EINTR => "Interrupted system call",
+            EBADF => "Bad file descriptor",
+            EAGAIN => "Resource temporarily unavailable",
+            ENOMEM => "Cannot allocate memory",
+            EACCES => "Permission denied",
+            EFAULT => "Bad address",
+            EINVAL => "Invalid argument",
+            EMFILE => "Too many open files",
+            EPIPE => "Broken pipe",
+            EDESTADDRREQ => "Destination address required",
+            EMSGSIZE => "Message too long",
+            EPROTOTYPE => "Protocol wrong type for socket",
+            ENOPROTOOPT => "Protocol not available",
+            EPROTONOSUPPORT => "Protocol not supported",
+            EOPNOTSUPP => "Operation not supported",
+            EAFNOSUPPORT => "Address family not supported by protocol",
+            EADDRINUSE => "Address already in use",
+            EADDRNOTAVAIL => "Cannot assign requested address",
+            ENETUNREACH => "Network is unreachable",
+            ECONNABORTED => "Software caused connection abort",
+            ECONNRESET => "Connection reset by peer",
+            ENOBUFS => "No buffer space available",
+            EISCONN => "Transport endpoint is already connected",
+            ENOTCONN => "Transport endpoint is not connected",
+            ETIMEDOUT => "Connection timed out",
+            ECONNREFUSED => "Connection refused",
+            EHOSTUNREACH => "No route to host",
+            EALREADY => "Operation already in progress",
+            EINPROGRESS => "Operation now in progress",
+        }
+    }
+}
+
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?} ({})", self, self.code())

@@ -7,14 +7,18 @@
 //! [`Stack::poll`] at or after [`Stack::next_deadline`]. The [`sim`] module
 //! drives several stacks over a virtual link in virtual time.
 
+pub mod codec;
+pub mod daemon;
 pub mod errno;
 pub mod icmp;
 pub mod ip;
 pub mod mib;
+pub mod proto;
 pub mod sim;
 pub mod socket;
 pub mod stack;
 pub mod sysctl;
+pub mod sysctl_conf;
 pub mod tcp;
 pub mod time;
 pub mod udp;

@@ -154,3 +154,56 @@ pub struct Mib {
     pub udp: UdpMib,
     pub tcp_ext: TcpExtMib,
 }
+
+impl Mib {
+    /// Every counter as (section, Linux name, value) in /proc/net/snmp and
+    /// /proc/net/netstat order. CurrEstab is a gauge the caller supplies; the
+    /// Tcp RTO constants and MaxConn are what Linux prints.
+    pub fn lines(
+        &self,
+        curr_estab: u64,
+        default_ttl: i64,
+    ) -> Vec<(&'static str, &'static str, i64)> {
+        let mut out: Vec<(&'static str, &'static str, i64)> =
+            vec![("Ip", "Forwarding", 2), ("Ip", "DefaultTTL", default_ttl)];
+        for (name, v) in self.ip.fields() {
+            let section = if matches!(name, "InTruncatedPkts" | "InCsumErrors") {
+                "IpExt"
+            } else {
+                "Ip"
+            };
+            out.push((section, name, v as i64));
+        }
+        out.extend(
+            self.icmp
+                .fields()
+                .into_iter()
+                .map(|(n, v)| ("Icmp", n, v as i64)),
+        );
+        out.extend([
+            ("Tcp", "RtoAlgorithm", 1),
+            ("Tcp", "RtoMin", 200),
+            ("Tcp", "RtoMax", 120_000),
+            ("Tcp", "MaxConn", -1),
+        ]);
+        for (name, v) in self.tcp.fields() {
+            out.push(("Tcp", name, v as i64));
+            if name == "EstabResets" {
+                out.push(("Tcp", "CurrEstab", curr_estab as i64));
+            }
+        }
+        out.extend(
+            self.udp
+                .fields()
+                .into_iter()
+                .map(|(n, v)| ("Udp", n, v as i64)),
+        );
+        out.extend(
+            self.tcp_ext
+                .fields()
+                .into_iter()
+                .map(|(n, v)| ("TcpExt", n, v as i64)),
+        );
+        out
+    }
+}

@@ -1616,6 +1616,32 @@ impl Stack {
         }
     }
 
+    /// Shutting down: every synchronized connection is reset so peers learn
+    /// at once, and every socket is dropped (netd's SIGTERM path).
+    pub fn abort_all(&mut self, now: Instant) {
+        let handles: Vec<SocketHandle> = self.sockets.keys().copied().collect();
+        for h in handles {
+            let mut ctx = ctx!(self, now);
+            if let Some(tcb) = self.sockets.get_mut(&h).and_then(|s| s.tcb_mut()) {
+                if tcb.state.is_synchronized() && tcb.state != State::TimeWait {
+                    tcb.send_active_reset(&mut ctx);
+                }
+                tcb.close_counted(ctx.mib);
+            }
+            self.destroy(h);
+        }
+        let tuples: Vec<FourTuple> = self.timewait.keys().copied().collect();
+        for t in tuples {
+            self.remove_timewait(&t);
+        }
+    }
+
+    /// All counters with their /proc section names.
+    pub fn counter_lines(&self) -> Vec<(&'static str, &'static str, i64)> {
+        self.mib
+            .lines(self.curr_estab() as u64, self.sysctl.ip_default_ttl)
+    }
+
     // ----- introspection (ss, netstat, tests) ------------------------------
 
     /// The TCP state of a socket the application holds.

@@ -1,0 +1,465 @@
+//! The daemon shell: the only code with syscalls and a clock. One epoll loop
+//! over the TUN device, the control listener and its clients, a timerfd armed
+//! at the stack's next deadline, and a signalfd (SIGTERM/SIGINT stop, SIGHUP
+//! reloads the sysctl files).
+
+pub mod client;
+pub mod control;
+pub mod notify;
+pub mod tun;
+
+use crate::proto::{Counter, Request, Response};
+use crate::stack::{Stack, StackConfig};
+use crate::sysctl::Sysctl;
+use crate::sysctl_conf::{self, Line};
+use crate::time::Instant;
+use control::{Client, ReadOutcome};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use notify::Notifier;
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+
+const TOKEN_TUN: u64 = 0;
+const TOKEN_LISTENER: u64 = 1;
+const TOKEN_TIMER: u64 = 2;
+const TOKEN_SIGNAL: u64 = 3;
+const TOKEN_CLIENT0: u64 = 16;
+
+/// Packets read from the TUN device per wake-up before the loop looks at
+/// anything else, so a flood cannot starve the control socket.
+const TUN_BATCH: usize = 256;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub tun: String,
+    pub address: (Ipv4Addr, u8),
+    pub host_address: (Ipv4Addr, u8),
+    pub configure: bool,
+    pub mtu: u16,
+    pub control: PathBuf,
+    pub sysctl_files: Vec<PathBuf>,
+}
+
+/// CLOCK_MONOTONIC as the core's Instant.
+fn now() -> Instant {
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
+        Ok(ts) => Instant::from_micros(ts.tv_sec() as u64 * 1_000_000 + ts.tv_nsec() as u64 / 1000),
+        Err(_) => Instant::ZERO,
+    }
+}
+
+/// Apply sysctl.conf files to a copy of `base`; all or nothing, so a bad
+/// line in a reload leaves the running values alone.
+pub fn load_sysctl_files(base: &Sysctl, files: &[PathBuf]) -> Result<Sysctl, String> {
+    let mut next = base.clone();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| format!("cannot open \"{}\": {e}", f.display()))?;
+        for line in sysctl_conf::parse(&text) {
+            match line {
+                Line::InvalidSyntax(n) => {
+                    return Err(format!("{}({n}): invalid syntax", f.display()))
+                }
+                Line::Setting(s) => {
+                    if let Err(e) = next.set(&s.key, &s.value) {
+                        if !s.ignore_failure {
+                            return Err(format!(
+                                "{}({}): setting key \"{}\": {}",
+                                f.display(),
+                                s.line,
+                                s.key,
+                                e.errno().message()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(next)
+}
+
+struct Daemon {
+    opts: Options,
+    stack: Stack,
+    tun: tun::Tun,
+    listener: UnixListener,
+    epoll: Epoll,
+    timer: TimerFd,
+    clients: HashMap<u64, Client>,
+    next_client: u64,
+    notifier: Notifier,
+    last_watchdog: std::time::Instant,
+}
+
+pub fn run(opts: Options) -> Result<(), String> {
+    let mut stack = Stack::new(StackConfig {
+        addr: opts.address.0,
+        mtu: usize::from(opts.mtu),
+        seed: seed(),
+    });
+    stack.sysctl = load_sysctl_files(&stack.sysctl, &opts.sysctl_files)?;
+    let tun = tun::Tun::open(&tun::TunConfig {
+        name: &opts.tun,
+        mtu: opts.mtu,
+        host: opts.configure.then_some(opts.host_address),
+    })?;
+    let listener = bind_control(&opts.control)?;
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        mask.add(s);
+    }
+    mask.thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("signalfd: {e}"))?;
+    let timer = TimerFd::new(
+        ClockId::CLOCK_MONOTONIC,
+        TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+    )
+    .map_err(|e| format!("timerfd: {e}"))?;
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| format!("epoll: {e}"))?;
+    let add = |fd: std::os::fd::BorrowedFd, token: u64| {
+        epoll
+            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))
+            .map_err(|e| format!("epoll_ctl: {e}"))
+    };
+    // SAFETY-free borrow: the Tun owns its fd for the daemon's lifetime.
+    let tun_fd =
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(std::os::fd::AsRawFd::as_raw_fd(&tun)) };
+    add(tun_fd, TOKEN_TUN)?;
+    add(listener.as_fd(), TOKEN_LISTENER)?;
+    add(timer.as_fd(), TOKEN_TIMER)?;
+    add(signals.as_fd(), TOKEN_SIGNAL)?;
+    let notifier = Notifier::from_env();
+    let mut d = Daemon {
+        opts,
+        stack,
+        tun,
+        listener,
+        epoll,
+        timer,
+        clients: HashMap::new(),
+        next_client: TOKEN_CLIENT0,
+        notifier,
+        last_watchdog: std::time::Instant::now(),
+    };
+    d.notifier.send(&format!(
+        "READY=1\nSTATUS=netd on {} ({}), control {}",
+        d.opts.tun,
+        d.opts.address.0,
+        d.opts.control.display()
+    ));
+    let result = d.event_loop(&signals);
+    d.notifier.send("STOPPING=1");
+    d.stack.abort_all(now());
+    d.flush_tun();
+    let _ = std::fs::remove_file(&d.opts.control);
+    result
+}
+
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .is_err()
+    {
+        return now().as_micros() ^ u64::from(std::process::id());
+    }
+    u64::from_le_bytes(b)
+}
+
+fn bind_control(path: &std::path::Path) -> Result<UnixListener, String> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    // A stale socket from a crash would make bind() fail with EADDRINUSE.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_socket()
+    }) {
+        let _ = std::fs::remove_file(path);
+    }
+    let listener = UnixListener::bind(path)
+        .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("control socket: {e}"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+impl Daemon {
+    fn event_loop(&mut self, signals: &SignalFd) -> Result<(), String> {
+        let mut events = vec![EpollEvent::empty(); 64];
+        loop {
+            self.arm_timer();
+            let n = match self.epoll.wait(&mut events, self.epoll_timeout()) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(format!("epoll_wait: {e}")),
+            };
+            let mut stop = false;
+            for ev in &events[..n] {
+                match ev.data() {
+                    TOKEN_TUN => self.read_tun(),
+                    TOKEN_LISTENER => self.accept_clients(),
+                    TOKEN_TIMER => {
+                        // The fd is non-blocking: this only consumes the expiry count.
+                        let _ = self.timer.wait();
+                    }
+                    TOKEN_SIGNAL => {
+                        while let Ok(Some(info)) = signals.read_signal() {
+                            match Signal::try_from(info.ssi_signo as i32) {
+                                Ok(Signal::SIGHUP) => self.reload(),
+                                Ok(_) => stop = true,
+                                Err(_) => {}
+                            }
+                        }
+                    }
+                    token => self.service_client(token, ev.events()),
+                }
+            }
+            self.stack.poll(now());
+            self.flush_tun();
+            self.watchdog();
+            if stop {
+                return Ok(());
+            }
+        }
+    }
+
+    fn epoll_timeout(&self) -> EpollTimeout {
+        match self.notifier.watchdog_every {
+            Some(d) => EpollTimeout::from(d.as_millis().min(60_000) as u16),
+            None => EpollTimeout::NONE,
+        }
+    }
+
+    /// Ping the systemd watchdog from the packet loop, so a stuck stack stops pinging.
+    fn watchdog(&mut self) {
+        if let Some(every) = self.notifier.watchdog_every {
+            if self.last_watchdog.elapsed() >= every {
+                self.notifier.send("WATCHDOG=1");
+                self.last_watchdog = std::time::Instant::now();
+            }
+        }
+    }
+
+    fn arm_timer(&mut self) {
+        match self.stack.next_deadline() {
+            Some(at) => {
+                let us = at.as_micros().max(1);
+                let ts = TimeSpec::new((us / 1_000_000) as i64, ((us % 1_000_000) * 1000) as i64);
+                let _ = self.timer.set(
+                    Expiration::OneShot(ts),
+                    TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+                );
+            }
+            None => {
+                let _ = self.timer.unset();
+            }
+        }
+    }
+
+    fn read_tun(&mut self) {
+        let mut buf = vec![0u8; usize::from(self.opts.mtu).max(1500) + 64];
+        for _ in 0..TUN_BATCH {
+            match self.tun.recv(&mut buf) {
+                Ok(n) => self.stack.receive(now(), &buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn flush_tun(&mut self) {
+        while let Some(pkt) = self.stack.poll_transmit() {
+            if self.tun.send(&pkt).is_err() {
+                self.stack.mib.ip.out_discards += 1;
+            }
+        }
+    }
+
+    fn accept_clients(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let token = self.next_client;
+                    self.next_client += 1;
+                    if self
+                        .epoll
+                        .add(stream.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, token))
+                        .is_ok()
+                    {
+                        self.clients.insert(token, Client::new(stream));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn drop_client(&mut self, token: u64) {
+        if let Some(c) = self.clients.remove(&token) {
+            let _ = self.epoll.delete(c.stream.as_fd());
+        }
+    }
+
+    fn service_client(&mut self, token: u64, events: EpollFlags) {
+        let Some(client) = self.clients.get_mut(&token) else {
+            return;
+        };
+        if events.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR) {
+            let requests = match client.read() {
+                ReadOutcome::Closed => {
+                    self.drop_client(token);
+                    return;
+                }
+                ReadOutcome::Requests(r) => r,
+            };
+            for req in requests {
+                let Some(client) = self.clients.get_mut(&token) else {
+                    return;
+                };
+                if !client.greeted {
+                    if !client.greet(&req) {
+                        break;
+                    }
+                    continue;
+                }
+                let uid = client.uid;
+                let resp = self.handle(uid, req);
+                if let Some(client) = self.clients.get_mut(&token) {
+                    client.reply(&resp);
+                }
+            }
+        }
+        let Some(client) = self.clients.get_mut(&token) else {
+            return;
+        };
+        if !client.flush() {
+            self.drop_client(token);
+            return;
+        }
+        let want = if client.wants_write() {
+            EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
+        } else {
+            EpollFlags::EPOLLIN
+        };
+        let _ = self
+            .epoll
+            .modify(client.stream.as_fd(), &mut EpollEvent::new(want, token));
+    }
+
+    fn reload(&mut self) {
+        self.notifier.send("RELOADING=1");
+        match load_sysctl_files(&self.stack.sysctl, &self.opts.sysctl_files) {
+            Ok(s) => {
+                self.stack.sysctl = s;
+                self.notifier.send("READY=1\nSTATUS=reloaded tunables");
+            }
+            Err(e) => {
+                eprintln!("netd: reload rejected, tunables unchanged: {e}");
+                self.notifier
+                    .send(&format!("READY=1\nSTATUS=reload rejected: {e}"));
+            }
+        }
+    }
+
+    fn handle(&mut self, uid: u32, req: Request) -> Response {
+        let denied = |what: &str| Response::Error {
+            errno: nix::libc::EPERM,
+            message: format!("permission denied on key \"{what}\""),
+        };
+        match req {
+            Request::Hello { .. } => Response::Error {
+                errno: nix::libc::EPROTO,
+                message: "already greeted".into(),
+            },
+            Request::SysctlGet { name } => match self.stack.sysctl.get(&name) {
+                Ok(v) => Response::Value(v),
+                Err(e) => sysctl_error(&name, e),
+            },
+            Request::SysctlAll => Response::Sysctl(
+                self.stack
+                    .sysctl
+                    .all()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+            Request::SysctlSet { name, value } => {
+                if uid != 0 {
+                    return denied(&name);
+                }
+                match self.stack.sysctl.set(&name, &value) {
+                    Ok(()) => Response::Ok,
+                    Err(e) => sysctl_error(&name, e),
+                }
+            }
+            Request::Counters => Response::Counters(
+                self.stack
+                    .counter_lines()
+                    .into_iter()
+                    .map(|(section, name, value)| Counter {
+                        section: section.into(),
+                        name: name.into(),
+                        value,
+                    })
+                    .collect(),
+            ),
+            Request::Reload => {
+                if uid != 0 {
+                    return denied("reload");
+                }
+                match load_sysctl_files(&self.stack.sysctl, &self.opts.sysctl_files) {
+                    Ok(s) => {
+                        self.stack.sysctl = s;
+                        Response::Ok
+                    }
+                    Err(e) => Response::Error {
+                        errno: nix::libc::EINVAL,
+                        message: e,
+                    },
+                }
+            }
+        }
+    }
+}
+
+fn sysctl_error(name: &str, e: crate::sysctl::SysctlError) -> Response {
+    use crate::sysctl::SysctlError;
+    let message = match e {
+        SysctlError::UnknownKey => format!(
+            "cannot stat /proc/sys/{}: No such file or directory",
+            name.replace('.', "/")
+        ),
+        SysctlError::Invalid => format!("setting key \"{name}\": Invalid argument"),
+        SysctlError::NoSuchAlgorithm => {
+            format!("setting key \"{name}\": No such file or directory")
+        }
+    };
+    Response::Error {
+        errno: e.errno().code(),
+        message,
+    }
+}

@@ -1,0 +1,73 @@
+//! netd: the daemon. Owns a TUN device and the stack; serves the control socket.
+
+use clap::Parser;
+use netd::daemon::{self, Options};
+use netd::proto::DEFAULT_CONTROL_PATH;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A Linux-style user-space TCP/IP stack on a TUN device.
+#[derive(Parser, Debug)]
+#[command(name = "netd", version, about)]
+struct Cli {
+    /// TUN device to create or attach to.
+    #[arg(long, default_value = "netd0")]
+    tun: String,
+    /// The stack's own address, CIDR.
+    #[arg(long, default_value = "10.77.0.2/24", value_parser = parse_cidr)]
+    address: (Ipv4Addr, u8),
+    /// Address given to the kernel side of the TUN device before it comes up, CIDR.
+    #[arg(long, default_value = "10.77.0.1/24", value_parser = parse_cidr)]
+    host_address: (Ipv4Addr, u8),
+    /// Leave the device's addresses and link state to the administrator.
+    #[arg(long)]
+    no_configure: bool,
+    /// Link MTU.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(576..))]
+    mtu: u16,
+    /// Control socket path (mode 0660; its directory is created if missing).
+    #[arg(long, default_value = DEFAULT_CONTROL_PATH)]
+    control: PathBuf,
+    /// Tunables in sysctl.conf syntax, applied at start and on SIGHUP (repeatable).
+    #[arg(long = "sysctl-file")]
+    sysctl_files: Vec<PathBuf>,
+    /// error, warn, info or debug.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (addr, prefix) = s.split_once('/').unwrap_or((s, "32"));
+    let addr: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("not an IPv4 address: {addr}"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .ok_or(format!("bad prefix length: {prefix}"))?;
+    Ok((addr, prefix))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let opts = Options {
+        tun: cli.tun,
+        address: cli.address,
+        host_address: cli.host_address,
+        configure: !cli.no_configure,
+        mtu: cli.mtu,
+        control: cli.control,
+        sysctl_files: cli.sysctl_files,
+    };
+    let _ = cli.log_level;
+    match daemon::run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netd: {e}");
+            // EX_CONFIG for configuration errors, so systemd can avoid restart loops.
+            ExitCode::from(78)
+        }
+    }
+}

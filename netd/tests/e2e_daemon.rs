@@ -1,0 +1,211 @@
+//! netd on a real TUN device with the Linux kernel as the peer (needs root;
+//! each test builds and removes its own network namespace).
+
+mod support;
+use netd::codec;
+use netd::daemon::client::{ClientError, ControlClient};
+use netd::proto::{Request, Response, PROTOCOL_VERSION};
+use nix::sys::signal::Signal;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+use support::*;
+
+#[test]
+fn kernel_pings_netd_and_the_replies_are_counted() {
+    let ns = Netns::new("ping");
+    let netd = Netd::start(&ns, &[]);
+    let out = ns.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", NETD_ADDR]);
+    assert!(
+        out.status.success(),
+        "ping failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 received"));
+    assert_eq!(netd.counter("Icmp", "InEchos"), 3);
+    assert_eq!(netd.counter("Icmp", "OutEchoReps"), 3);
+}
+
+#[test]
+fn icmp_echo_ignore_all_set_over_the_control_socket_silences_ping() {
+    let ns = Netns::new("noping");
+    let netd = Netd::start(&ns, &[]);
+    let mut c = netd.client();
+    let set = Request::SysctlSet {
+        name: "net.ipv4.icmp_echo_ignore_all".into(),
+        value: "1".into(),
+    };
+    assert_eq!(c.request(&set).unwrap(), Response::Ok);
+    let out = ns.exec(&["ping", "-c", "1", "-W", "1", NETD_ADDR]);
+    assert!(!out.status.success(), "no reply expected");
+    assert_eq!(netd.counter("Icmp", "InEchos"), 1);
+    assert_eq!(netd.counter("Icmp", "OutEchoReps"), 0);
+}
+
+#[test]
+fn control_socket_is_0660_and_removed_on_sigterm() {
+    let ns = Netns::new("term");
+    let mut netd = Netd::start(&ns, &[]);
+    let mode = std::fs::metadata(&netd.control)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o660);
+    netd.signal(Signal::SIGTERM);
+    let st = netd
+        .wait_exit(Duration::from_secs(10))
+        .expect("netd exits on SIGTERM");
+    assert!(st.success());
+    assert!(!exists(&netd.control), "control socket removed");
+    assert!(netd.notify_log.iter().any(|m| m.contains("READY=1")));
+    assert!(
+        netd.wait_notify("STOPPING=1", Duration::from_secs(2))
+            || netd.notify_log.iter().any(|m| m.contains("STOPPING=1"))
+    );
+}
+
+#[test]
+fn sysctl_files_load_at_start_and_reload_on_sighup_all_or_nothing() {
+    let ns = Netns::new("hup");
+    let file = ns.dir.join("50-netd.conf");
+    std::fs::write(&file, "# test\nnet.ipv4.tcp_sack = 0\n").unwrap();
+    let f = file.to_string_lossy().into_owned();
+    let mut netd = Netd::start(&ns, &["--sysctl-file", &f]);
+    let get = Request::SysctlGet {
+        name: "net.ipv4.tcp_sack".into(),
+    };
+    assert_eq!(
+        netd.client().request(&get).unwrap(),
+        Response::Value("0".into())
+    );
+    std::fs::write(
+        &file,
+        "net.ipv4.tcp_sack = 1\nnet.ipv4.tcp_fin_timeout = 30\n",
+    )
+    .unwrap();
+    netd.signal(Signal::SIGHUP);
+    assert!(netd.wait_notify("RELOADING=1", Duration::from_secs(10)));
+    assert!(netd.wait_notify("READY=1", Duration::from_secs(10)));
+    assert_eq!(
+        netd.client().request(&get).unwrap(),
+        Response::Value("1".into())
+    );
+    // A bad line rejects the whole file: nothing changes.
+    std::fs::write(&file, "net.ipv4.tcp_sack = 0\nnet.ipv4.tcp_tw_reuse = 7\n").unwrap();
+    netd.signal(Signal::SIGHUP);
+    assert!(netd.wait_notify("reload rejected", Duration::from_secs(10)));
+    assert_eq!(
+        netd.client().request(&get).unwrap(),
+        Response::Value("1".into())
+    );
+}
+
+#[test]
+fn a_malformed_frame_closes_only_that_client() {
+    let ns = Netns::new("junk");
+    let netd = Netd::start(&ns, &[]);
+    let mut good = netd.client();
+    let mut bad = netd.client();
+    bad.send_raw(&[5, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff])
+        .unwrap();
+    match bad.read_response() {
+        Ok(Response::Error { errno, .. }) => assert_eq!(errno, nix::libc::EPROTO),
+        other => panic!("expected an error reply, got {other:?}"),
+    }
+    assert!(matches!(
+        bad.read_response(),
+        Err(ClientError::Disconnected)
+    ));
+    // An absurd length prefix too.
+    let mut huge = netd.client();
+    huge.send_raw(&u32::MAX.to_le_bytes()).unwrap();
+    assert!(matches!(huge.read_response(), Ok(Response::Error { .. })));
+    // The well-behaved client is unaffected.
+    let get = Request::SysctlGet {
+        name: "net.core.somaxconn".into(),
+    };
+    assert_eq!(good.request(&get).unwrap(), Response::Value("4096".into()));
+}
+
+#[test]
+fn another_protocol_version_is_refused_clearly() {
+    let ns = Netns::new("ver");
+    let netd = Netd::start(&ns, &[]);
+    let mut raw = netd.client();
+    // A second Hello on a greeted connection is an error, not a crash.
+    let again = raw
+        .request(&Request::Hello {
+            version: PROTOCOL_VERSION,
+            client: "x".into(),
+        })
+        .unwrap();
+    assert!(matches!(again, Response::Error { .. }));
+    let mut s = std::os::unix::net::UnixStream::connect(&netd.control).unwrap();
+    let mut frame = Vec::new();
+    codec::encode(
+        &Request::Hello {
+            version: PROTOCOL_VERSION + 1,
+            client: "future".into(),
+        },
+        &mut frame,
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut s, &frame).unwrap();
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut buf).unwrap();
+    match codec::decode::<Response>(&mut buf).unwrap() {
+        Some(Response::Error { errno, message }) => {
+            assert_eq!(errno, nix::libc::EPROTONOSUPPORT);
+            assert!(message.contains("version"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_daemon_is_a_clear_error_not_a_hang() {
+    let dir = std::env::temp_dir().join(format!("netd-none-{}", std::process::id()));
+    let err = ControlClient::connect(&dir.join("netd.sock"), "e2e")
+        .err()
+        .expect("no daemon");
+    assert!(matches!(err, ClientError::NoSocket(_)));
+    assert!(err.to_string().contains("is netd running"));
+}
+
+#[test]
+fn unknown_key_and_invalid_value_get_procps_messages() {
+    let ns = Netns::new("keys");
+    let netd = Netd::start(&ns, &[]);
+    let mut c = netd.client();
+    match c
+        .request(&Request::SysctlGet {
+            name: "net.ipv4.tcp_tw_recycle".into(),
+        })
+        .unwrap()
+    {
+        Response::Error { errno, message } => {
+            assert_eq!(errno, nix::libc::ENOENT);
+            assert_eq!(
+                message,
+                "cannot stat /proc/sys/net/ipv4/tcp_tw_recycle: No such file or directory"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match c
+        .request(&Request::SysctlSet {
+            name: "net.ipv4.tcp_tw_reuse".into(),
+            value: "3".into(),
+        })
+        .unwrap()
+    {
+        Response::Error { errno, message } => {
+            assert_eq!(errno, nix::libc::EINVAL);
+            assert_eq!(
+                message,
+                "setting key \"net.ipv4.tcp_tw_reuse\": Invalid argument"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,196 @@
+//! End-to-end harness: a network namespace of the test's own, netd on a TUN
+//! device inside it, the Linux kernel in that namespace as the peer. Every
+//! namespace and process is removed on drop, pass or fail. Needs root
+//! (CAP_SYS_ADMIN for `ip netns`, CAP_NET_ADMIN for TUN): without it the
+//! tests fail with a message saying so.
+#![allow(dead_code)]
+
+use netd::daemon::client::ControlClient;
+use netd::proto::{Request, Response};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+pub const NETD_ADDR: &str = "10.77.0.2";
+pub const HOST_ADDR: &str = "10.77.0.1";
+
+pub fn require_root() {
+    let uid = nix::unistd::geteuid();
+    assert!(
+        uid.is_root(),
+        "end-to-end tests need root (network namespaces and TUN devices); run `cargo test` as root, as CI does"
+    );
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// A network namespace that exists for the life of this value.
+pub struct Netns {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        require_root();
+        let name = format!(
+            "netd-e2e-{}-{}-{}",
+            tag,
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let out = run(Command::new("ip").args(["netns", "add", &name]));
+        assert!(
+            out.status.success(),
+            "ip netns add {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ns = Netns {
+            dir: std::env::temp_dir().join(&name),
+            name,
+        };
+        std::fs::create_dir_all(&ns.dir).expect("temp dir");
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn command(&self, argv: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(argv);
+        c
+    }
+
+    pub fn exec(&self, argv: &[&str]) -> Output {
+        run(&mut self.command(argv))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Stop whatever still runs in the namespace, then remove it.
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// netd running in a namespace; killed on drop.
+pub struct Netd {
+    pub child: Child,
+    pub control: PathBuf,
+    pub notify: UnixDatagram,
+    pub notify_log: Vec<String>,
+}
+
+impl Netd {
+    /// Start netd in `ns` and wait (bounded) for READY=1 on a notify socket.
+    pub fn start(ns: &Netns, extra: &[&str]) -> Netd {
+        let control = ns.dir.join("netd.sock");
+        let notify_path = ns.dir.join("notify.sock");
+        let _ = std::fs::remove_file(&notify_path);
+        let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
+        notify
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let ctl = control.to_string_lossy().into_owned();
+        let mut args = vec![env!("CARGO_BIN_EXE_netd"), "--control", &ctl];
+        args.extend_from_slice(extra);
+        let child = ns
+            .command(&args)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn netd");
+        let mut d = Netd {
+            child,
+            control,
+            notify,
+            notify_log: Vec::new(),
+        };
+        assert!(
+            d.wait_notify("READY=1", Duration::from_secs(20)),
+            "netd did not report READY=1: {:?}",
+            d.notify_log
+        );
+        d
+    }
+
+    /// Wait for a notify message containing `needle` (bounded, outcome only).
+    pub fn wait_notify(&mut self, needle: &str, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        let mut buf = [0u8; 4096];
+        while Instant::now() < end {
+            if let Ok(n) = self.notify.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let hit = msg.contains(needle);
+                self.notify_log.push(msg);
+                if hit {
+                    return true;
+                }
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+        }
+        false
+    }
+
+    pub fn client(&self) -> ControlClient {
+        ControlClient::connect(&self.control, "e2e").expect("connect to netd")
+    }
+
+    pub fn counter(&self, section: &str, name: &str) -> i64 {
+        match self.client().request(&Request::Counters).expect("counters") {
+            Response::Counters(cs) => cs
+                .into_iter()
+                .find(|c| c.section == section && c.name == name)
+                .map(|c| c.value)
+                .unwrap_or_else(|| panic!("no counter {section} {name}")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig)
+            .expect("signal netd");
+    }
+
+    /// Wait (bounded) for netd to exit; its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Netd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn exists(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok()
+}
