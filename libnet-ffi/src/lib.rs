@@ -1,12 +1,816 @@
-//! libnet: the C API to netd (`net_socket`, `net_connect`, ...). The socket
-//! calls arrive with netd's control protocol; this crate already fixes the
-//! library's name and ABI conventions.
+//! libnet: BSD sockets on netd, with the POSIX signatures prefixed `net_`.
+//!
+//! Every libnet socket is a real file descriptor: one end of a socketpair
+//! whose other end netd holds. `net_send`/`net_recv` are a single
+//! `send`/`recv` on it (no round trip to netd), and `poll`, `select`,
+//! `epoll`, `fork`, `dup` and close-on-exec behave as for kernel sockets. The
+//! control calls (bind, listen, connect, accept, options) go to netd over
+//! its Unix control socket (`NETD_SOCKET`, default /run/netd/netd.sock).
+//!
+//! Errors follow Linux: -1 with the C library's `errno` set to the value the
+//! kernel would give. Errors a socketpair cannot carry (ECONNRESET before
+//! EPIPE, ETIMEDOUT, ECONNREFUSED) are fetched from netd when the data path
+//! reports EOF or EPIPE. SIGPIPE is raised by libnet itself, after the
+//! ECONNRESET-first rule, unless MSG_NOSIGNAL is given.
+//!
+//! Thread-safety: calls may be made from any thread; control calls are
+//! serialised on one connection per process, reopened in a forked child.
 
-use std::ffi::c_char;
+mod control;
 
-/// The library version as a NUL-terminated string, for `pkg-config`-style checks.
+use libc::{c_int, c_long, c_void, size_t, sockaddr, socklen_t, ssize_t};
+use netd::proto::{Request, Response, SockRef, WireAddr, DGRAM_HEADER};
+use netd::socket::{SockOpt, SockOptName, SockOptValue};
+use std::collections::HashMap;
+use std::os::fd::{IntoRawFd, OwnedFd};
+use std::sync::Mutex;
+
+/// What libnet knows about one of its descriptors. Keyed by the socketpair
+/// end's inode, so dup()ed and inherited descriptors find the same entry.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    sock: SockRef,
+    stream: bool,
+    /// connect() was called or the socket came from accept().
+    connected: bool,
+    listening: bool,
+}
+
+static TABLE: Mutex<Option<HashMap<(u64, u64), Entry>>> = Mutex::new(None);
+
+fn set_errno(e: c_int) {
+    // SAFETY: __errno_location() returns this thread's errno.
+    unsafe { *libc::__errno_location() = e };
+}
+
+fn fail<T: From<i8>>(e: c_int) -> T {
+    set_errno(e);
+    T::from(-1)
+}
+
+fn key(fd: c_int) -> Result<(u64, u64), c_int> {
+    // SAFETY: fstat writes into a local stat buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(libc::EBADF);
+    }
+    Ok((st.st_dev, st.st_ino))
+}
+
+fn lookup(fd: c_int) -> Result<Entry, c_int> {
+    let k = key(fd)?;
+    let t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
+    t.as_ref()
+        .and_then(|m| m.get(&k))
+        .copied()
+        .ok_or(libc::ENOTSOCK)
+}
+
+fn update(fd: c_int, f: impl FnOnce(&mut Entry)) {
+    if let Ok(k) = key(fd) {
+        let mut t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = t.as_mut().and_then(|m| m.get_mut(&k)) {
+            f(e);
+        }
+    }
+}
+
+fn register(fd: c_int, e: Entry) -> Result<(), c_int> {
+    let k = key(fd)?;
+    let mut t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
+    t.get_or_insert_with(HashMap::new).insert(k, e);
+    Ok(())
+}
+
+/// A control request whose answer is just success or an errno.
+fn simple(req: Request) -> Result<Response, c_int> {
+    match control::request(&req)? {
+        (Response::Error { errno, .. }, _) => Err(errno),
+        (r, _) => Ok(r),
+    }
+}
+
+fn ret(r: Result<(), c_int>) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+/// Read a `struct sockaddr_in` the way the kernel does (length and family checks).
+unsafe fn read_addr(addr: *const sockaddr, len: socklen_t) -> Result<WireAddr, c_int> {
+    if addr.is_null() {
+        return Err(libc::EFAULT);
+    }
+    if (len as usize) < std::mem::size_of::<libc::sockaddr_in>() {
+        return Err(libc::EINVAL);
+    }
+    let sin = std::ptr::read_unaligned(addr as *const libc::sockaddr_in);
+    if c_int::from(sin.sin_family) != libc::AF_INET {
+        return Err(libc::EAFNOSUPPORT);
+    }
+    Ok(WireAddr {
+        ip: sin.sin_addr.s_addr.to_ne_bytes(),
+        port: u16::from_be(sin.sin_port),
+    })
+}
+
+/// Write an address with accept()/getsockname() semantics: copy at most
+/// `*len` bytes, then set `*len` to the real size.
+unsafe fn write_addr(a: WireAddr, addr: *mut sockaddr, len: *mut socklen_t) {
+    if addr.is_null() || len.is_null() {
+        return;
+    }
+    let mut sin: libc::sockaddr_in = std::mem::zeroed();
+    sin.sin_family = libc::AF_INET as libc::sa_family_t;
+    sin.sin_port = a.port.to_be();
+    sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip);
+    let real = std::mem::size_of::<libc::sockaddr_in>();
+    let n = (*len as usize).min(real);
+    std::ptr::copy_nonoverlapping(&sin as *const _ as *const u8, addr as *mut u8, n);
+    *len = real as socklen_t;
+}
+
+/// Install a descriptor received from netd with the caller's flags.
+fn adopt(fd: OwnedFd, flags: c_int) -> Result<c_int, c_int> {
+    let raw = fd.into_raw_fd();
+    // SAFETY: plain fcntl calls on a descriptor we own.
+    unsafe {
+        if flags & libc::SOCK_NONBLOCK != 0 {
+            let fl = libc::fcntl(raw, libc::F_GETFL);
+            libc::fcntl(raw, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+        if flags & libc::SOCK_CLOEXEC == 0 {
+            // Received with MSG_CMSG_CLOEXEC so no exec() can race us; clear it as asked.
+            libc::fcntl(raw, libc::F_SETFD, 0);
+        }
+    }
+    Ok(raw)
+}
+
+fn is_nonblocking(fd: c_int) -> bool {
+    // SAFETY: F_GETFL reads descriptor flags.
+    unsafe { libc::fcntl(fd, libc::F_GETFL) & libc::O_NONBLOCK != 0 }
+}
+
+/// The pending socket error netd holds (0 if none).
+fn take_error(sock: SockRef) -> c_int {
+    match control::request(&Request::TakeError { sock }) {
+        Ok((Response::Errno(e), _)) => e,
+        _ => 0,
+    }
+}
+
+/// `socket(2)`: AF_INET with SOCK_STREAM or SOCK_DGRAM, optionally
+/// `| SOCK_NONBLOCK | SOCK_CLOEXEC`.
 #[no_mangle]
-pub extern "C" fn net_version() -> *const c_char {
+pub extern "C" fn net_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    if domain != libc::AF_INET {
+        return fail(libc::EAFNOSUPPORT);
+    }
+    let flags = ty & (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    let base = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
+    let stream = match base {
+        libc::SOCK_STREAM => true,
+        libc::SOCK_DGRAM => false,
+        _ if base & !0xf != 0 => return fail(libc::EINVAL),
+        _ => return fail(libc::ESOCKTNOSUPPORT),
+    };
+    let proto_ok = protocol == 0
+        || (stream && protocol == libc::IPPROTO_TCP)
+        || (!stream && protocol == libc::IPPROTO_UDP);
+    if !proto_ok {
+        return fail(libc::EPROTONOSUPPORT);
+    }
+    let (resp, fd) = match control::request(&Request::Socket { stream }) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let (Response::Socket { sock }, Some(fd)) = (resp, fd) else {
+        return fail(libc::EPROTO);
+    };
+    let raw = match adopt(fd, flags) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let entry = Entry {
+        sock,
+        stream,
+        connected: false,
+        listening: false,
+    };
+    match register(raw, entry) {
+        Ok(()) => raw,
+        Err(e) => fail(e),
+    }
+}
+
+/// `bind(2)`.
+///
+/// # Safety
+/// `addr` must point to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn net_bind(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    ret((|| {
+        let e = lookup(fd)?;
+        let addr = read_addr(addr, len)?;
+        simple(Request::Bind { sock: e.sock, addr }).map(|_| ())
+    })())
+}
+
+/// `listen(2)`.
+#[no_mangle]
+pub extern "C" fn net_listen(fd: c_int, backlog: c_int) -> c_int {
+    ret((|| {
+        let e = lookup(fd)?;
+        if !e.stream {
+            return Err(libc::EOPNOTSUPP);
+        }
+        simple(Request::Listen {
+            sock: e.sock,
+            backlog,
+        })?;
+        update(fd, |e| e.listening = true);
+        Ok(())
+    })())
+}
+
+/// `connect(2)`. A blocking socket waits for the handshake; a non-blocking
+/// one returns EINPROGRESS, then EALREADY, then 0 once, then EISCONN.
+///
+/// # Safety
+/// `addr` must point to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn net_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    ret((|| {
+        let e = lookup(fd)?;
+        let addr = read_addr(addr, len)?;
+        let r = simple(Request::Connect { sock: e.sock, addr });
+        match r {
+            Ok(_) => {
+                update(fd, |e| e.connected = true);
+                Ok(())
+            }
+            Err(libc::EINPROGRESS) => {
+                update(fd, |e| e.connected = true);
+                if is_nonblocking(fd) {
+                    return Err(libc::EINPROGRESS);
+                }
+                // Wait on a connection of our own so other threads' calls go on.
+                let mut conn = control::Conn::open()?;
+                match conn.call(&Request::WaitConnect { sock: e.sock })? {
+                    (Response::Ok, _) => Ok(()),
+                    (Response::Error { errno, .. }, _) => Err(errno),
+                    _ => Err(libc::EPROTO),
+                }
+            }
+            Err(err) => Err(err),
+        }
+    })())
+}
+
+/// `accept4(2)`: flags SOCK_NONBLOCK and SOCK_CLOEXEC.
+///
+/// # Safety
+/// `addr`/`len` must be null or valid for writes as for accept(2).
+#[no_mangle]
+pub unsafe extern "C" fn net_accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
+        return fail(libc::EINVAL);
+    }
+    let e = match lookup(fd) {
+        Ok(e) => e,
+        Err(err) => return fail(err),
+    };
+    if !e.listening {
+        return fail(libc::EINVAL);
+    }
+    // One notification byte per queued connection: the kernel does the
+    // blocking, O_NONBLOCK and signal handling for us.
+    let mut b = 0u8;
+    let n = libc::read(fd, &mut b as *mut u8 as *mut c_void, 1);
+    if n < 0 {
+        return -1;
+    }
+    if n == 0 {
+        // netd stopped listening (shutdown) or went away.
+        return fail(libc::EINVAL);
+    }
+    let (resp, newfd) = match control::request(&Request::Accept { sock: e.sock }) {
+        Ok(r) => r,
+        Err(err) => return fail(err),
+    };
+    match (resp, newfd) {
+        (Response::Accepted { sock, peer }, Some(nfd)) => {
+            let raw = match adopt(nfd, flags) {
+                Ok(r) => r,
+                Err(err) => return fail(err),
+            };
+            if let Err(err) = register(
+                raw,
+                Entry {
+                    sock,
+                    stream: true,
+                    connected: true,
+                    listening: false,
+                },
+            ) {
+                return fail(err);
+            }
+            write_addr(peer, addr, len);
+            raw
+        }
+        (Response::Error { errno, .. }, _) => fail(errno),
+        _ => fail(libc::EPROTO),
+    }
+}
+
+/// `accept(2)`.
+///
+/// # Safety
+/// As for [`net_accept4`].
+#[no_mangle]
+pub unsafe extern "C" fn net_accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    net_accept4(fd, addr, len, 0)
+}
+
+/// EPIPE as Linux reports it: ECONNRESET first if the peer reset, and
+/// SIGPIPE to the calling thread unless MSG_NOSIGNAL.
+fn broken_pipe(e: &Entry, flags: c_int) -> ssize_t {
+    let pending = take_error(e.sock);
+    if pending == libc::ECONNRESET || pending == libc::ETIMEDOUT {
+        return fail(pending);
+    }
+    if flags & libc::MSG_NOSIGNAL == 0 {
+        // SAFETY: signalling our own thread.
+        unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGPIPE) };
+    }
+    fail(libc::EPIPE)
+}
+
+/// `send(2)`.
+///
+/// # Safety
+/// `buf` must point to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn net_send(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+) -> ssize_t {
+    let e = match lookup(fd) {
+        Ok(e) => e,
+        Err(err) => return fail(err),
+    };
+    if !e.stream {
+        if !e.connected {
+            return fail(libc::EDESTADDRREQ);
+        }
+        return send_dgram(
+            fd,
+            buf,
+            len,
+            flags,
+            WireAddr {
+                ip: [0; 4],
+                port: 0,
+            },
+        );
+    }
+    if !e.connected {
+        return broken_pipe(&e, flags);
+    }
+    let n = libc::send(fd, buf, len, flags | libc::MSG_NOSIGNAL);
+    if n < 0 && *libc::__errno_location() == libc::EPIPE {
+        return broken_pipe(&e, flags);
+    }
+    n
+}
+
+unsafe fn send_dgram(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    to: WireAddr,
+) -> ssize_t {
+    if len > 65_507 {
+        return fail(libc::EMSGSIZE);
+    }
+    let mut hdr = [0u8; DGRAM_HEADER];
+    hdr[..4].copy_from_slice(&to.ip);
+    hdr[4..].copy_from_slice(&to.port.to_be_bytes());
+    let mut iov = [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr() as *mut c_void,
+            iov_len: DGRAM_HEADER,
+        },
+        libc::iovec {
+            iov_base: buf as *mut c_void,
+            iov_len: len,
+        },
+    ];
+    let mut msg: libc::msghdr = std::mem::zeroed();
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = 2;
+    let n = libc::sendmsg(fd, &msg, flags | libc::MSG_NOSIGNAL);
+    if n < 0 {
+        return -1;
+    }
+    (n as usize).saturating_sub(DGRAM_HEADER) as ssize_t
+}
+
+/// `recv(2)`: 0 is end of stream; after a reset, ECONNRESET once, then 0.
+///
+/// # Safety
+/// `buf` must point to `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn net_recv(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+) -> ssize_t {
+    net_recvfrom(
+        fd,
+        buf,
+        len,
+        flags,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    )
+}
+
+/// `sendto(2)`: the address is ignored on a connected TCP socket, as in Linux.
+///
+/// # Safety
+/// `buf` must point to `len` readable bytes and `addr` to `alen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn net_sendto(
+    fd: c_int,
+    buf: *const c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *const sockaddr,
+    alen: socklen_t,
+) -> ssize_t {
+    let e = match lookup(fd) {
+        Ok(e) => e,
+        Err(err) => return fail(err),
+    };
+    if e.stream || addr.is_null() {
+        return net_send(fd, buf, len, flags);
+    }
+    match read_addr(addr, alen) {
+        Ok(to) => send_dgram(fd, buf, len, flags, to),
+        Err(err) => fail(err),
+    }
+}
+
+/// `recvfrom(2)`: a TCP socket fills no address (`*alen = 0`).
+///
+/// # Safety
+/// `buf` must point to `len` writable bytes; `addr`/`alen` null or valid.
+#[no_mangle]
+pub unsafe extern "C" fn net_recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    len: size_t,
+    flags: c_int,
+    addr: *mut sockaddr,
+    alen: *mut socklen_t,
+) -> ssize_t {
+    let e = match lookup(fd) {
+        Ok(e) => e,
+        Err(err) => return fail(err),
+    };
+    if e.stream {
+        if !e.connected {
+            return fail(libc::ENOTCONN);
+        }
+        let n = libc::recv(fd, buf, len, flags);
+        if n == 0 && len > 0 {
+            let pending = take_error(e.sock);
+            if pending != 0 {
+                return fail(pending);
+            }
+        }
+        if n >= 0 && !alen.is_null() {
+            *alen = 0;
+        }
+        return n;
+    }
+    let mut hdr = [0u8; DGRAM_HEADER + 4];
+    let mut iov = [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr() as *mut c_void,
+            iov_len: DGRAM_HEADER,
+        },
+        libc::iovec {
+            iov_base: buf,
+            iov_len: len,
+        },
+    ];
+    let mut msg: libc::msghdr = std::mem::zeroed();
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = 2;
+    let n = libc::recvmsg(fd, &mut msg, flags & !libc::MSG_TRUNC);
+    if n < 0 {
+        return -1;
+    }
+    let n = n as usize;
+    if hdr[..DGRAM_HEADER].iter().all(|b| *b == 0) && n >= DGRAM_HEADER {
+        // An error netd queued for this socket (an ICMP error on a connected socket).
+        let mut code = [0u8; 4];
+        let got = (n - DGRAM_HEADER).min(4).min(len);
+        std::ptr::copy_nonoverlapping(buf as *const u8, code.as_mut_ptr(), got);
+        return fail(i32::from_le_bytes(code));
+    }
+    let from = WireAddr {
+        ip: [hdr[0], hdr[1], hdr[2], hdr[3]],
+        port: u16::from_be_bytes([hdr[4], hdr[5]]),
+    };
+    write_addr(from, addr, alen);
+    n.saturating_sub(DGRAM_HEADER) as ssize_t
+}
+
+/// `read(2)` on a libnet socket.
+///
+/// # Safety
+/// As for [`net_recv`].
+#[no_mangle]
+pub unsafe extern "C" fn net_read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
+    net_recv(fd, buf, len, 0)
+}
+
+/// `write(2)` on a libnet socket.
+///
+/// # Safety
+/// As for [`net_send`].
+#[no_mangle]
+pub unsafe extern "C" fn net_write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
+    net_send(fd, buf, len, 0)
+}
+
+/// `shutdown(2)`: SHUT_WR queues a FIN after the data already written.
+#[no_mangle]
+pub extern "C" fn net_shutdown(fd: c_int, how: c_int) -> c_int {
+    ret((|| {
+        let e = lookup(fd)?;
+        if !(0..=2).contains(&how) {
+            return Err(libc::EINVAL);
+        }
+        if e.stream && !e.connected && !e.listening {
+            return Err(libc::ENOTCONN);
+        }
+        simple(Request::Shutdown {
+            sock: e.sock,
+            how: how as u8,
+        })?;
+        if e.stream && !e.listening && how != libc::SHUT_RD {
+            // In band, behind the bytes already written: netd reads EOF and sends the FIN.
+            // SAFETY: plain shutdown on our descriptor.
+            unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+        }
+        Ok(())
+    })())
+}
+
+/// `close(2)`: the connection ends when the last descriptor closes; unread
+/// data then means an RST (RFC 2525 §2.17), as in Linux.
+#[no_mangle]
+pub extern "C" fn net_close(fd: c_int) -> c_int {
+    if let Ok(e) = lookup(fd) {
+        let mut unread: c_int = 0;
+        // SAFETY: FIONREAD writes an int.
+        unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) };
+        let _ = control::request(&Request::CloseHint {
+            sock: e.sock,
+            unread: unread > 0,
+        });
+    }
+    // SAFETY: closing a descriptor the caller owns.
+    unsafe { libc::close(fd) }
+}
+
+fn int_opt(val: *const c_void, len: socklen_t) -> Result<i32, c_int> {
+    if val.is_null() {
+        return Err(libc::EFAULT);
+    }
+    if (len as usize) < std::mem::size_of::<c_int>() {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: checked non-null and at least an int long.
+    Ok(unsafe { std::ptr::read_unaligned(val as *const c_int) })
+}
+
+/// `setsockopt(2)` for the options netd implements; SO_RCVTIMEO and
+/// SO_SNDTIMEO apply to the descriptor itself, so the kernel times the waits.
+///
+/// # Safety
+/// `val` must point to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn net_setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    val: *const c_void,
+    len: socklen_t,
+) -> c_int {
+    ret((|| {
+        let e = lookup(fd)?;
+        let opt = match (level, name) {
+            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) | (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => {
+                if (len as usize) < std::mem::size_of::<libc::timeval>() {
+                    return Err(libc::EINVAL);
+                }
+                return if libc::setsockopt(fd, level, name, val, len) == 0 {
+                    Ok(())
+                } else {
+                    Err(*libc::__errno_location())
+                };
+            }
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR) => SockOpt::ReuseAddr(int_opt(val, len)? != 0),
+            (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => SockOpt::KeepAlive(int_opt(val, len)? != 0),
+            (libc::SOL_SOCKET, libc::SO_RCVBUF) => SockOpt::RcvBuf(int_opt(val, len)?),
+            (libc::SOL_SOCKET, libc::SO_SNDBUF) => SockOpt::SndBuf(int_opt(val, len)?),
+            (libc::SOL_SOCKET, libc::SO_LINGER) => {
+                if (len as usize) < std::mem::size_of::<libc::linger>() || val.is_null() {
+                    return Err(libc::EINVAL);
+                }
+                let l = std::ptr::read_unaligned(val as *const libc::linger);
+                SockOpt::Linger((l.l_onoff != 0).then_some(l.l_linger.max(0) as u32))
+            }
+            (libc::IPPROTO_TCP, libc::TCP_NODELAY) => SockOpt::NoDelay(int_opt(val, len)? != 0),
+            (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => SockOpt::MaxSeg(int_opt(val, len)?),
+            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => SockOpt::KeepIdle(int_opt(val, len)?),
+            (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => SockOpt::KeepIntvl(int_opt(val, len)?),
+            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => SockOpt::KeepCnt(int_opt(val, len)?),
+            (libc::IPPROTO_TCP, libc::TCP_SYNCNT) => SockOpt::SynCnt(int_opt(val, len)?),
+            (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => SockOpt::QuickAck(int_opt(val, len)? != 0),
+            (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => SockOpt::UserTimeout(int_opt(val, len)?),
+            _ => return Err(libc::ENOPROTOOPT),
+        };
+        if matches!(level, libc::IPPROTO_TCP) && !e.stream {
+            return Err(libc::ENOPROTOOPT);
+        }
+        simple(Request::SetOpt { sock: e.sock, opt }).map(|_| ())
+    })())
+}
+
+/// `getsockopt(2)`: writes min(*len, size) bytes and sets *len, as Linux.
+///
+/// # Safety
+/// `val`/`len` must be valid as for getsockopt(2).
+#[no_mangle]
+pub unsafe extern "C" fn net_getsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    val: *mut c_void,
+    len: *mut socklen_t,
+) -> c_int {
+    ret((|| {
+        let e = lookup(fd)?;
+        if val.is_null() || len.is_null() {
+            return Err(libc::EFAULT);
+        }
+        let opt = match (level, name) {
+            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) | (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => {
+                return if libc::getsockopt(fd, level, name, val, len) == 0 {
+                    Ok(())
+                } else {
+                    Err(*libc::__errno_location())
+                };
+            }
+            (libc::SOL_SOCKET, libc::SO_TYPE) => {
+                let v: c_int = if e.stream {
+                    libc::SOCK_STREAM
+                } else {
+                    libc::SOCK_DGRAM
+                };
+                return put(val, len, &v.to_ne_bytes());
+            }
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR) => SockOptName::ReuseAddr,
+            (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => SockOptName::KeepAlive,
+            (libc::SOL_SOCKET, libc::SO_RCVBUF) => SockOptName::RcvBuf,
+            (libc::SOL_SOCKET, libc::SO_SNDBUF) => SockOptName::SndBuf,
+            (libc::SOL_SOCKET, libc::SO_ERROR) => SockOptName::Error,
+            (libc::SOL_SOCKET, libc::SO_LINGER) => SockOptName::Linger,
+            (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => SockOptName::AcceptConn,
+            (libc::IPPROTO_TCP, libc::TCP_NODELAY) => SockOptName::NoDelay,
+            (libc::IPPROTO_TCP, libc::TCP_MAXSEG) => SockOptName::MaxSeg,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE) => SockOptName::KeepIdle,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL) => SockOptName::KeepIntvl,
+            (libc::IPPROTO_TCP, libc::TCP_KEEPCNT) => SockOptName::KeepCnt,
+            (libc::IPPROTO_TCP, libc::TCP_SYNCNT) => SockOptName::SynCnt,
+            (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => SockOptName::QuickAck,
+            (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => SockOptName::UserTimeout,
+            _ => return Err(libc::ENOPROTOOPT),
+        };
+        match simple(Request::GetOpt {
+            sock: e.sock,
+            name: opt,
+        })? {
+            Response::Opt(SockOptValue::Int(v)) => put(val, len, &v.to_ne_bytes()),
+            Response::Opt(SockOptValue::Linger(on, secs)) => {
+                let l = libc::linger {
+                    l_onoff: on,
+                    l_linger: secs,
+                };
+                let bytes = std::slice::from_raw_parts(
+                    &l as *const _ as *const u8,
+                    std::mem::size_of::<libc::linger>(),
+                );
+                put(val, len, bytes)
+            }
+            _ => Err(libc::EPROTO),
+        }
+    })())
+}
+
+unsafe fn put(val: *mut c_void, len: *mut socklen_t, bytes: &[u8]) -> Result<(), c_int> {
+    let n = (*len as usize).min(bytes.len());
+    std::ptr::copy_nonoverlapping(bytes.as_ptr(), val as *mut u8, n);
+    *len = n as socklen_t;
+    Ok(())
+}
+
+fn addr_call(fd: c_int, peer: bool, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    ret((|| {
+        let e = lookup(fd)?;
+        if addr.is_null() || len.is_null() {
+            return Err(libc::EFAULT);
+        }
+        let req = if peer {
+            Request::PeerAddr { sock: e.sock }
+        } else {
+            Request::LocalAddr { sock: e.sock }
+        };
+        match simple(req)? {
+            Response::Addr(a) => {
+                // SAFETY: checked non-null; semantics of getsockname(2).
+                unsafe { write_addr(a, addr, len) };
+                Ok(())
+            }
+            _ => Err(libc::EPROTO),
+        }
+    })())
+}
+
+/// `getsockname(2)`.
+#[no_mangle]
+pub extern "C" fn net_getsockname(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    addr_call(fd, false, addr, len)
+}
+
+/// `getpeername(2)`: ENOTCONN when not connected.
+#[no_mangle]
+pub extern "C" fn net_getpeername(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    addr_call(fd, true, addr, len)
+}
+
+/// `fcntl(2)` with F_GETFL/F_SETFL (O_NONBLOCK) and F_GETFD/F_SETFD.
+#[no_mangle]
+pub extern "C" fn net_fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
+    match cmd {
+        // SAFETY: these commands take an int argument or none.
+        libc::F_GETFL | libc::F_GETFD => unsafe { libc::fcntl(fd, cmd) },
+        libc::F_SETFL | libc::F_SETFD => unsafe { libc::fcntl(fd, cmd, arg as c_int) },
+        _ => fail(libc::EINVAL),
+    }
+}
+
+/// `poll(2)`: libnet sockets are kernel descriptors, so this is poll itself;
+/// other descriptors may be mixed in.
+///
+/// # Safety
+/// `fds` must point to `nfds` pollfd structures.
+#[no_mangle]
+pub unsafe extern "C" fn net_poll(
+    fds: *mut libc::pollfd,
+    nfds: libc::nfds_t,
+    timeout: c_int,
+) -> c_int {
+    libc::poll(fds, nfds, timeout)
+}
+
+/// The calling thread's errno (for callers that cannot read it directly).
+#[no_mangle]
+pub extern "C" fn net_errno() -> c_int {
+    // SAFETY: reading this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+/// The library version as a NUL-terminated string.
+#[no_mangle]
+pub extern "C" fn net_version() -> *const libc::c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
@@ -16,5 +820,34 @@ mod tests {
     fn version_is_nul_terminated_crate_version() {
         let s = unsafe { std::ffi::CStr::from_ptr(super::net_version()) };
         assert_eq!(s.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn bad_arguments_fail_before_reaching_netd() {
+        assert_eq!(super::net_socket(libc::AF_INET6, libc::SOCK_STREAM, 0), -1);
+        assert_eq!(super::net_errno(), libc::EAFNOSUPPORT);
+        assert_eq!(
+            super::net_socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_UDP),
+            -1
+        );
+        assert_eq!(super::net_errno(), libc::EPROTONOSUPPORT);
+        assert_eq!(
+            super::net_socket(libc::AF_INET, libc::SOCK_STREAM | 0x1000_0000, 0),
+            -1
+        );
+        assert_eq!(super::net_errno(), libc::EINVAL);
+        assert_eq!(super::net_listen(0, 1), -1);
+        assert_eq!(
+            super::net_errno(),
+            libc::ENOTSOCK,
+            "stdin is no libnet socket"
+        );
+    }
+
+    #[test]
+    fn no_daemon_means_a_clear_errno_not_a_hang() {
+        std::env::set_var("NETD_SOCKET", "/nonexistent/netd.sock");
+        assert_eq!(super::net_socket(libc::AF_INET, libc::SOCK_STREAM, 0), -1);
+        assert_eq!(super::net_errno(), libc::ENOENT);
     }
 }

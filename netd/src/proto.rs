@@ -2,7 +2,9 @@
 //! A client's first frame is `Hello` with `PROTOCOL_VERSION`; anything else,
 //! or another version, gets an `Error` and the connection is closed.
 
+use crate::socket::{SockOpt, SockOptName, SockOptValue};
 use serde::{Deserialize, Serialize};
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -30,7 +32,96 @@ pub enum Request {
     Counters,
     /// Reload the `--sysctl-file`s (as SIGHUP does); uid 0 only.
     Reload,
+
+    // Socket calls (libnet). The reply to `Socket` and `Accept` carries the
+    // program's end of a socketpair as SCM_RIGHTS ancillary data.
+    Socket {
+        stream: bool,
+    },
+    Bind {
+        sock: SockRef,
+        addr: WireAddr,
+    },
+    Listen {
+        sock: SockRef,
+        backlog: i32,
+    },
+    /// Starts the handshake; `Error { EINPROGRESS }` for TCP, as a non-blocking connect().
+    Connect {
+        sock: SockRef,
+        addr: WireAddr,
+    },
+    /// Answered once the handshake is over: `Ok`, or the error connect() reports.
+    WaitConnect {
+        sock: SockRef,
+    },
+    Accept {
+        sock: SockRef,
+    },
+    /// SHUT_RD / SHUT_RDWR bookkeeping (SHUT_WR travels in-band as EOF on the socketpair).
+    Shutdown {
+        sock: SockRef,
+        how: u8,
+    },
+    /// The program is closing an fd; `unread` bytes were still queued to it.
+    /// netd acts when the last fd is gone (HUP on its end), as close(2) does.
+    CloseHint {
+        sock: SockRef,
+        unread: bool,
+    },
+    SetOpt {
+        sock: SockRef,
+        opt: SockOpt,
+    },
+    GetOpt {
+        sock: SockRef,
+        name: SockOptName,
+    },
+    LocalAddr {
+        sock: SockRef,
+    },
+    PeerAddr {
+        sock: SockRef,
+    },
+    /// The pending socket error (reported once), 0 if none.
+    TakeError {
+        sock: SockRef,
+    },
 }
+
+/// A socket as netd knows it: an id plus a random token, so one process
+/// cannot reach another's sockets by guessing ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SockRef {
+    pub id: u32,
+    pub token: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireAddr {
+    pub ip: [u8; 4],
+    pub port: u16,
+}
+
+impl From<SocketAddrV4> for WireAddr {
+    fn from(a: SocketAddrV4) -> WireAddr {
+        WireAddr {
+            ip: a.ip().octets(),
+            port: a.port(),
+        }
+    }
+}
+
+impl From<WireAddr> for SocketAddrV4 {
+    fn from(a: WireAddr) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::from(a.ip), a.port)
+    }
+}
+
+/// Bytes in front of each datagram on a UDP socketpair: IPv4 address and
+/// port, network order. All zero from the program means "the connected
+/// peer"; all zero from netd carries an error (errno as the 4-byte payload).
+pub const DGRAM_HEADER: usize = 6;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
@@ -50,6 +141,16 @@ pub enum Response {
     Value(String),
     Sysctl(Vec<(String, String)>),
     Counters(Vec<Counter>),
+    Socket {
+        sock: SockRef,
+    },
+    Accepted {
+        sock: SockRef,
+        peer: WireAddr,
+    },
+    Addr(WireAddr),
+    Opt(SockOptValue),
+    Errno(i32),
     /// A failure with the errno Linux would give and a human sentence.
     Error {
         errno: i32,

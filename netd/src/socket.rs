@@ -65,7 +65,7 @@ pub struct SockOpts {
 }
 
 /// An option to set, with its value (setsockopt(2)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SockOpt {
     ReuseAddr(bool),
     KeepAlive(bool),
@@ -84,7 +84,7 @@ pub enum SockOpt {
 }
 
 /// An option to read (getsockopt(2)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SockOptName {
     ReuseAddr,
     KeepAlive,
@@ -105,7 +105,7 @@ pub enum SockOptName {
 }
 
 /// A read option's value; `Linger` is (l_onoff, l_linger).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SockOptValue {
     Int(i32),
     Linger(i32, i32),

@@ -67,6 +67,8 @@ pub struct Stack {
     timers: BinaryHeap<Reverse<(Instant, SocketHandle)>>,
     port_offset: u32,
     challenge: ChallengeLimiter,
+    /// Sockets whose readiness may have changed since `take_wakeups()`.
+    wakeups: Vec<SocketHandle>,
 }
 
 /// A TCP context borrowing only the fields it needs, so the socket tables
@@ -111,6 +113,7 @@ impl Stack {
             timers: BinaryHeap::new(),
             port_offset: (cfg.seed as u32).wrapping_mul(2_654_435_761),
             challenge: ChallengeLimiter::default(),
+            wakeups: Vec::new(),
         }
     }
 
@@ -328,6 +331,9 @@ impl Stack {
                     // Only connected sockets hear about errors (no IP_RECVERR).
                     if udp.remote == Some(tuple.remote) {
                         udp.error = Some(err);
+                        if let Some(h) = h {
+                            self.wakeups.push(h);
+                        }
                     }
                 }
             }
@@ -418,6 +424,7 @@ impl Stack {
         let rcvbuf = s.opts.rcvbuf.unwrap_or(UDP_RCVBUF);
         let Some(udp) = s.udp.as_mut() else { return };
         if udp.enqueue(remote, dgram.payload, rcvbuf) {
+            self.wakeups.push(h);
             self.mib.udp.in_datagrams += 1;
         } else {
             self.mib.udp.rcvbuf_errors += 1;
@@ -533,6 +540,7 @@ impl Stack {
             if let Some(TcpSock::Listen(l)) = self.sockets.get_mut(&lh).map(|s| &mut s.tcp) {
                 l.accept_queue.push_back(child);
             }
+            self.wakeups.push(lh);
             self.tcp_after(now, child);
         }
         self.reschedule(lh);
@@ -565,6 +573,7 @@ impl Stack {
     /// Housekeeping after anything touched a TCP socket: move finished
     /// connections to TIME-WAIT, free the dead, re-arm its timer.
     fn tcp_after(&mut self, now: Instant, h: SocketHandle) {
+        self.wakeups.push(h);
         let Some(sock) = self.sockets.get_mut(&h) else {
             return;
         };
@@ -1614,6 +1623,47 @@ impl Stack {
             Some(t) if t.state != State::Closed && t.state != State::SynSent => Ok(t.tuple.remote),
             _ => Err(Errno::ENOTCONN),
         }
+    }
+
+    /// Handles whose state may have changed since the last call, each once.
+    pub fn take_wakeups(&mut self) -> Vec<SocketHandle> {
+        let mut w = std::mem::take(&mut self.wakeups);
+        w.sort_unstable();
+        w.dedup();
+        w
+    }
+
+    /// Free send-buffer space of a connected TCP socket (0 if none).
+    pub fn send_space(&self, h: SocketHandle) -> usize {
+        match self.sockets.get(&h).and_then(|s| s.tcb()) {
+            Some(t)
+                if matches!(t.state, State::Established | State::CloseWait) && !t.snd_shutdown =>
+            {
+                t.send_space(self.sysctl.tcp_wmem[2])
+            }
+            _ => 0,
+        }
+    }
+
+    /// close() with unread data, as seen by the daemon: an RST instead of a
+    /// FIN (RFC 2525 §2.17, TCPAbortOnClose).
+    pub fn abort(&mut self, now: Instant, h: SocketHandle) -> Result<(), Errno> {
+        let mut ctx = ctx!(self, now);
+        let sock = self.sockets.get_mut(&h).ok_or(Errno::EBADF)?;
+        sock.orphan = true;
+        if let Some(tcb) = sock.tcb_mut() {
+            tcb.orphan = true;
+            if tcb.state.is_synchronized() && tcb.state != State::TimeWait {
+                ctx.mib.tcp_ext.tcp_abort_on_close += 1;
+                tcb.send_active_reset(&mut ctx);
+            }
+            tcb.close_counted(ctx.mib);
+        }
+        self.tcp_after(now, h);
+        if self.sockets.get(&h).is_some_and(|s| s.tcb().is_none()) {
+            self.destroy(h);
+        }
+        Ok(())
     }
 
     /// Shutting down: every synchronized connection is reset so peers learn

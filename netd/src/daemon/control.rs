@@ -3,8 +3,9 @@
 
 use crate::codec::{self, CodecError};
 use crate::proto::{Request, Response, PROTOCOL_VERSION};
-use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
-use std::io::{ErrorKind, Read, Write};
+use nix::sys::socket::{getsockopt, sendmsg, sockopt::PeerCredentials, ControlMessage, MsgFlags};
+use std::io::{ErrorKind, IoSlice, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 /// Unanswered output a client may pile up before it is dropped.
@@ -120,6 +121,43 @@ impl Client {
         if self.outbuf.len() > MAX_OUTBUF {
             self.closing = true;
             self.outbuf.clear();
+        }
+    }
+
+    /// A reply carrying a descriptor (SCM_RIGHTS on the frame's first byte).
+    /// netd's copy is closed afterwards, so the program's end is the only one.
+    pub fn reply_with_fd(&mut self, resp: &Response, fd: OwnedFd) {
+        let mut frame = Vec::new();
+        if codec::encode(resp, &mut frame).is_err() {
+            return;
+        }
+        // Replies are answered in order: anything queued goes first.
+        while !self.outbuf.is_empty() && self.flush() {
+            if self.wants_write() {
+                std::thread::yield_now();
+            }
+        }
+        let fds = [fd.as_raw_fd()];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        let iov = [IoSlice::new(&frame)];
+        loop {
+            match sendmsg::<()>(
+                self.stream.as_raw_fd(),
+                &iov,
+                &cmsg,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(n) => {
+                    self.outbuf.extend_from_slice(&frame[n..]);
+                    return;
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => {
+                    self.closing = true;
+                    return;
+                }
+            }
         }
     }
 

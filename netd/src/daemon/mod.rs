@@ -6,12 +6,16 @@
 pub mod client;
 pub mod control;
 pub mod notify;
+pub mod sockets;
 pub mod tun;
 
-use crate::proto::{Counter, Request, Response};
+use crate::errno::Errno;
+use crate::proto::{Counter, Request, Response, SockRef};
+use crate::socket::{Shutdown, SockOptName, SockOptValue};
 use crate::stack::{Stack, StackConfig};
 use crate::sysctl::Sysctl;
 use crate::sysctl_conf::{self, Line};
+use crate::tcp::State;
 use crate::time::Instant;
 use control::{Client, ReadOutcome};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -20,10 +24,12 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use notify::Notifier;
+use sockets::{Endpoints, EP_BASE};
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
@@ -99,6 +105,24 @@ struct Daemon {
     next_client: u64,
     notifier: Notifier,
     last_watchdog: std::time::Instant,
+    endpoints: Endpoints,
+    /// Blocking connect()s waiting for their handshake: (client, socket).
+    waiters: Vec<(u64, SockRef)>,
+}
+
+/// What a request produces.
+enum Reply {
+    Now(Response),
+    WithFd(Response, OwnedFd),
+    /// Answered later (WaitConnect).
+    Later,
+}
+
+fn err(e: Errno) -> Response {
+    Response::Error {
+        errno: e.code(),
+        message: e.message().into(),
+    }
 }
 
 pub fn run(opts: Options) -> Result<(), String> {
@@ -152,6 +176,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         next_client: TOKEN_CLIENT0,
         notifier,
         last_watchdog: std::time::Instant::now(),
+        endpoints: Endpoints::new(seed()),
+        waiters: Vec::new(),
     };
     d.notifier.send(&format!(
         "READY=1\nSTATUS=netd on {} ({}), control {}",
@@ -161,6 +187,8 @@ pub fn run(opts: Options) -> Result<(), String> {
     ));
     let result = d.event_loop(&signals);
     d.notifier.send("STOPPING=1");
+    // Programs see EOF/EPIPE on their sockets; peers get RSTs.
+    d.endpoints.clear();
     d.stack.abort_all(now());
     d.flush_tun();
     let _ = std::fs::remove_file(&d.opts.control);
@@ -231,16 +259,93 @@ impl Daemon {
                             }
                         }
                     }
+                    token if token >= EP_BASE => {
+                        let id = (token - EP_BASE) as u32;
+                        self.endpoints.on_event(
+                            id,
+                            ev.events(),
+                            &mut self.stack,
+                            now(),
+                            &self.epoll,
+                        );
+                    }
                     token => self.service_client(token, ev.events()),
                 }
             }
             self.stack.poll(now());
+            self.pump_endpoints();
+            self.answer_waiters();
             self.flush_tun();
             self.watchdog();
             if stop {
                 return Ok(());
             }
         }
+    }
+
+    /// Move data for every socket the stack touched; pumping can touch more
+    /// (an ACK opens the window), so repeat until quiet, bounded.
+    fn pump_endpoints(&mut self) {
+        for _ in 0..8 {
+            let woken = self.stack.take_wakeups();
+            if woken.is_empty() {
+                break;
+            }
+            let t = now();
+            for h in woken {
+                self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
+            }
+            self.stack.poll(t);
+        }
+    }
+
+    /// Reply to blocking connect()s whose handshake is over.
+    fn answer_waiters(&mut self) {
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let (client, sock) = self.waiters[i];
+            let resp = match self.endpoints.get(sock) {
+                Err(e) => Some(err(e)),
+                Ok(ep) => {
+                    let h = ep.handle;
+                    match self.stack.tcp_state(h) {
+                        Some(State::SynSent) | Some(State::SynRcvd) => None,
+                        _ => Some(self.connect_outcome(sock)),
+                    }
+                }
+            };
+            match resp {
+                Some(r) => {
+                    self.waiters.swap_remove(i);
+                    if let Some(c) = self.clients.get_mut(&client) {
+                        c.reply(&r);
+                        if !c.flush() {
+                            self.drop_client(client);
+                        }
+                    }
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    /// connect()'s result once the handshake is over: 0 or its error, once.
+    fn connect_outcome(&mut self, sock: SockRef) -> Response {
+        let Ok(ep) = self.endpoints.get(sock) else {
+            return err(Errno::EBADF);
+        };
+        let h = ep.handle;
+        ep.connecting = false;
+        let dst = match self.stack.peer_addr(h) {
+            Ok(a) => a,
+            Err(_) => std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+        };
+        let r = match self.stack.connect(now(), h, dst) {
+            Ok(()) | Err(Errno::EISCONN) => Response::Ok,
+            Err(e) => err(e),
+        };
+        self.endpoints.wake(h, &mut self.stack, now(), &self.epoll);
+        r
     }
 
     fn epoll_timeout(&self) -> EpollTimeout {
@@ -347,9 +452,13 @@ impl Daemon {
                     continue;
                 }
                 let uid = client.uid;
-                let resp = self.handle(uid, req);
+                let reply = self.handle(token, uid, req);
                 if let Some(client) = self.clients.get_mut(&token) {
-                    client.reply(&resp);
+                    match reply {
+                        Reply::Now(resp) => client.reply(&resp),
+                        Reply::WithFd(resp, fd) => client.reply_with_fd(&resp, fd),
+                        Reply::Later => {}
+                    }
                 }
             }
         }
@@ -385,7 +494,151 @@ impl Daemon {
         }
     }
 
-    fn handle(&mut self, uid: u32, req: Request) -> Response {
+    fn handle(&mut self, client: u64, uid: u32, req: Request) -> Reply {
+        let t = now();
+        let handle_of = |eps: &mut Endpoints, r: SockRef| eps.get(r).map(|e| e.handle);
+        let reply = match req {
+            Request::Socket { stream } => {
+                let h = match self.stack.socket(sockets::sock_type(stream)) {
+                    Ok(h) => h,
+                    Err(e) => return Reply::Now(err(e)),
+                };
+                return match self.endpoints.create(&self.epoll, h, stream) {
+                    Ok((sock, fd)) => Reply::WithFd(Response::Socket { sock }, fd),
+                    Err(e) => {
+                        let _ = self.stack.close(t, h);
+                        Reply::Now(err(e))
+                    }
+                };
+            }
+            Request::Bind { sock, addr } => handle_of(&mut self.endpoints, sock)
+                .and_then(|h| self.stack.bind(h, addr.into()))
+                .map(|_| Response::Ok),
+            Request::Listen { sock, backlog } => handle_of(&mut self.endpoints, sock)
+                .and_then(|h| self.stack.listen(t, h, backlog).map(|_| h))
+                .map(|h| {
+                    self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
+                    Response::Ok
+                }),
+            Request::Connect { sock, addr } => match handle_of(&mut self.endpoints, sock) {
+                Err(e) => Err(e),
+                Ok(h) => match self.stack.connect(t, h, addr.into()) {
+                    Err(Errno::EINPROGRESS) => {
+                        if let Ok(ep) = self.endpoints.get(sock) {
+                            ep.connecting = true;
+                        }
+                        Err(Errno::EINPROGRESS)
+                    }
+                    other => {
+                        self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
+                        other.map(|_| Response::Ok)
+                    }
+                },
+            },
+            Request::WaitConnect { sock } => match handle_of(&mut self.endpoints, sock) {
+                Err(e) => Err(e),
+                Ok(h) => match self.stack.tcp_state(h) {
+                    Some(State::SynSent) | Some(State::SynRcvd) => {
+                        self.waiters.push((client, sock));
+                        return Reply::Later;
+                    }
+                    _ => Ok(self.connect_outcome(sock)),
+                },
+            },
+            Request::Accept { sock } => match handle_of(&mut self.endpoints, sock) {
+                Err(e) => Err(e),
+                Ok(h) => match self.stack.accept(h) {
+                    Err(e) => Err(e),
+                    Ok((child, peer)) => {
+                        self.endpoints.accepted(sock);
+                        return match self.endpoints.create(&self.epoll, child, true) {
+                            Ok((new, fd)) => {
+                                self.endpoints.wake(child, &mut self.stack, t, &self.epoll);
+                                Reply::WithFd(
+                                    Response::Accepted {
+                                        sock: new,
+                                        peer: peer.into(),
+                                    },
+                                    fd,
+                                )
+                            }
+                            Err(e) => {
+                                let _ = self.stack.abort(t, child);
+                                Reply::Now(err(e))
+                            }
+                        };
+                    }
+                },
+            },
+            Request::Shutdown { sock, how } => handle_of(&mut self.endpoints, sock).and_then(|h| {
+                let how = match how {
+                    0 => Shutdown::Read,
+                    1 => Shutdown::Write,
+                    2 => Shutdown::Both,
+                    _ => return Err(Errno::EINVAL),
+                };
+                // SHUT_WR itself arrives in band, after the data, as EOF on the socketpair;
+                // here only the checks and the read side.
+                match self.stack.tcp_state(h) {
+                    Some(State::Closed) | None => Err(Errno::ENOTCONN),
+                    Some(State::Listen) => self.stack.shutdown(t, h, how).map(|_| Response::Ok),
+                    _ if how != Shutdown::Write => self
+                        .stack
+                        .shutdown(t, h, Shutdown::Read)
+                        .map(|_| Response::Ok),
+                    _ => Ok(Response::Ok),
+                }
+            }),
+            Request::CloseHint { sock, unread } => self
+                .endpoints
+                .close_hint(sock, unread, &mut self.stack, t, &self.epoll)
+                .map(|_| Response::Ok),
+            Request::SetOpt { sock, opt } => handle_of(&mut self.endpoints, sock).and_then(|h| {
+                let r = self.stack.setsockopt(t, h, opt);
+                self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
+                r.map(|_| Response::Ok)
+            }),
+            Request::GetOpt { sock, name } => match self.endpoints.get(sock) {
+                Err(e) => Err(e),
+                Ok(ep) => {
+                    let h = ep.handle;
+                    match (name, ep.error.take()) {
+                        (SockOptName::Error, Some(e)) => {
+                            Ok(Response::Opt(SockOptValue::Int(e.code())))
+                        }
+                        _ => self.stack.getsockopt(h, name).map(Response::Opt),
+                    }
+                }
+            },
+            Request::LocalAddr { sock } => handle_of(&mut self.endpoints, sock)
+                .and_then(|h| self.stack.local_addr(h))
+                .map(|a| Response::Addr(a.into())),
+            Request::PeerAddr { sock } => handle_of(&mut self.endpoints, sock)
+                .and_then(|h| self.stack.peer_addr(h))
+                .map(|a| Response::Addr(a.into())),
+            Request::TakeError { sock } => match self.endpoints.get(sock) {
+                Err(e) => Err(e),
+                Ok(ep) => {
+                    let h = ep.handle;
+                    match ep.error.take() {
+                        Some(e) => Ok(Response::Errno(e.code())),
+                        None => match self.stack.getsockopt(h, SockOptName::Error) {
+                            Ok(SockOptValue::Int(code)) => Ok(Response::Errno(code)),
+                            Ok(_) => Ok(Response::Errno(0)),
+                            Err(e) => Err(e),
+                        },
+                    }
+                }
+            },
+            other => return Reply::Now(self.handle_admin(uid, other)),
+        };
+        Reply::Now(match reply {
+            Ok(r) => r,
+            Err(e) => err(e),
+        })
+    }
+
+    fn handle_admin(&mut self, uid: u32, req: Request) -> Response {
         let denied = |what: &str| Response::Error {
             errno: nix::libc::EPERM,
             message: format!("permission denied on key \"{what}\""),
@@ -442,6 +695,10 @@ impl Daemon {
                     },
                 }
             }
+            _ => Response::Error {
+                errno: nix::libc::EPROTO,
+                message: "unexpected request".into(),
+            },
         }
     }
 }

@@ -194,3 +194,71 @@ impl Drop for Netd {
 pub fn exists(p: &Path) -> bool {
     std::fs::symlink_metadata(p).is_ok()
 }
+
+/// Build libnet.so once per test run (into its own target directory, so the
+/// outer cargo's lock is not contended) and return the directory holding it.
+pub fn libnet_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = workspace_root();
+        let target = root.join("target").join("e2e-libnet");
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let out = Command::new(cargo)
+            .args(["build", "-p", "libnet-ffi", "--target-dir"])
+            .arg(&target)
+            .current_dir(&root)
+            .output()
+            .expect("run cargo to build libnet");
+        assert!(
+            out.status.success(),
+            "building libnet failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target.join("debug")
+    })
+    .clone()
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf()
+}
+
+/// Compile tests/c/NAME.c against include/libnet.h, linked to our libnet.so
+/// by path with an rpath (never a bare -lnet, which could find Debian's libnet).
+pub fn compile_c(name: &str, out_dir: &Path) -> PathBuf {
+    let root = workspace_root();
+    let lib = libnet_dir();
+    let exe = out_dir.join(name);
+    let out = Command::new("gcc")
+        .arg("-O2")
+        .arg("-Wall")
+        .arg("-Werror")
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(root.join("tests/c").join(format!("{name}.c")))
+        .arg(lib.join("libnet.so"))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .output()
+        .expect("run gcc");
+    assert!(
+        out.status.success(),
+        "gcc {name}.c: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// FNV-1a 64 of the test pattern byte i = i * 7 % 251, as the C client computes it.
+pub fn pattern_fnv(len: usize) -> String {
+    let mut h: u64 = 1469598103934665603;
+    for i in 0..len {
+        h ^= ((i * 7) % 251) as u64;
+        h = h.wrapping_mul(1099511628211);
+    }
+    format!("{len} {h:016x}")
+}

@@ -1,0 +1,124 @@
+//! libnet's channel to netd: one control connection per process, shared by
+//! threads under a mutex and reopened after fork() (the child must not
+//! share a stream with its parent). Replies to `Socket` and `Accept` carry a
+//! descriptor in SCM_RIGHTS.
+
+use netd::codec;
+use netd::proto::{Request, Response, DEFAULT_CONTROL_PATH, PROTOCOL_VERSION};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use std::io::{ErrorKind, IoSliceMut, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+
+/// The control socket: `NETD_SOCKET`, else /run/netd/netd.sock.
+pub fn control_path() -> String {
+    std::env::var("NETD_SOCKET").unwrap_or_else(|_| DEFAULT_CONTROL_PATH.to_string())
+}
+
+pub struct Conn {
+    stream: UnixStream,
+    inbuf: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+fn io_errno(e: &std::io::Error) -> i32 {
+    match e.kind() {
+        ErrorKind::NotFound => libc::ENOENT,
+        ErrorKind::ConnectionRefused => libc::ECONNREFUSED,
+        ErrorKind::PermissionDenied => libc::EACCES,
+        ErrorKind::BrokenPipe => libc::EPIPE,
+        ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof => libc::ECONNRESET,
+        _ => e.raw_os_error().unwrap_or(libc::EIO),
+    }
+}
+
+impl Conn {
+    /// Connect and greet; the errno a socket call should fail with otherwise
+    /// (ENOENT or ECONNREFUSED when netd is not there).
+    pub fn open() -> Result<Conn, i32> {
+        let stream = UnixStream::connect(control_path()).map_err(|e| io_errno(&e))?;
+        let mut c = Conn {
+            stream,
+            inbuf: Vec::new(),
+            fds: Vec::new(),
+        };
+        match c.call(&Request::Hello {
+            version: PROTOCOL_VERSION,
+            client: "libnet".into(),
+        })? {
+            (Response::Hello { .. }, _) => Ok(c),
+            _ => Err(libc::EPROTO),
+        }
+    }
+
+    /// One request, one response (and the descriptor it carried, if any).
+    pub fn call(&mut self, req: &Request) -> Result<(Response, Option<OwnedFd>), i32> {
+        let mut frame = Vec::new();
+        codec::encode(req, &mut frame).map_err(|_| libc::EMSGSIZE)?;
+        self.stream.write_all(&frame).map_err(|e| io_errno(&e))?;
+        loop {
+            match codec::decode::<Response>(&mut self.inbuf) {
+                Ok(Some(resp)) => return Ok((resp, self.fds.pop())),
+                Ok(None) => {}
+                Err(_) => return Err(libc::EPROTO),
+            }
+            let mut buf = [0u8; 65536];
+            let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(
+                self.stream.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            );
+            let (n, fds) = match msg {
+                Ok(m) => {
+                    let mut fds = Vec::new();
+                    if let Ok(cmsgs) = m.cmsgs() {
+                        for c in cmsgs {
+                            if let ControlMessageOwned::ScmRights(raw) = c {
+                                for fd in raw {
+                                    // SAFETY: the kernel just installed this descriptor for us.
+                                    fds.push(unsafe {
+                                        <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    (m.bytes, fds)
+                }
+                Err(nix::errno::Errno::EINTR) => return Err(libc::EINTR),
+                Err(e) => return Err(e as i32),
+            };
+            if n == 0 {
+                return Err(libc::ECONNRESET);
+            }
+            self.fds.extend(fds);
+            self.inbuf.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+static SHARED: Mutex<Option<(u32, Conn)>> = Mutex::new(None);
+
+/// A request on the process's shared connection. A broken connection is
+/// dropped, so the next call tries afresh (netd restarted).
+pub fn request(req: &Request) -> Result<(Response, Option<OwnedFd>), i32> {
+    let mut guard = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    let pid = std::process::id();
+    if guard.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+        *guard = Some((pid, Conn::open()?));
+    }
+    let Some((_, conn)) = guard.as_mut() else {
+        return Err(libc::ECONNREFUSED);
+    };
+    let r = conn.call(req);
+    if r.is_err() {
+        // Mid-conversation failure (even EINTR) leaves a reply in flight:
+        // start over on a new connection next time.
+        *guard = None;
+    }
+    r
+}

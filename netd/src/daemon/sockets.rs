@@ -1,0 +1,432 @@
+//! libnet sockets inside the daemon. Each is a stack socket plus netd's end
+//! of a socketpair whose other end is the program's file descriptor.
+//!
+//! Bytes move between the two only as fast as the other side takes them:
+//! netd reads the program's writes only while the TCP send buffer has room,
+//! and takes received data out of the stack only while the socketpair
+//! accepts it, so a slow reader closes the TCP window toward the peer.
+//! A listener's socketpair carries one byte per queued connection, so its fd
+//! is readable exactly when accept() would succeed. The socket lives while
+//! any descriptor of the program's end does: HUP on netd's end is close().
+
+use crate::errno::Errno;
+use crate::proto::{SockRef, DGRAM_HEADER};
+use crate::socket::{Shutdown, SockType, SocketHandle};
+use crate::stack::Stack;
+use crate::tcp::State;
+use crate::time::Instant;
+use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
+use nix::sys::socket::{self as sk, AddressFamily, MsgFlags, SockFlag};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+/// Epoll tokens at and above this are endpoints (`EP_BASE + id`).
+pub const EP_BASE: u64 = 1 << 40;
+
+/// Bytes moved per read or write on the data path.
+const CHUNK: usize = 64 * 1024;
+
+pub struct Endpoint {
+    pub token: u64,
+    pub handle: SocketHandle,
+    pub stream: bool,
+    fd: OwnedFd,
+    /// Connection notifications written to a listener's fd and not yet accepted.
+    notified: usize,
+    /// Received bytes taken from the stack but not yet accepted by the socketpair.
+    out: Vec<u8>,
+    out_off: usize,
+    /// We shut down our write side: the program reads EOF.
+    eof_sent: bool,
+    /// The program shut down its write side (SHUT_WR or close).
+    app_eof: bool,
+    /// An error for the program's next TakeError (ECONNRESET, ETIMEDOUT, ...).
+    pub error: Option<Errno>,
+    /// A connect() is under way: leave its outcome in the stack for WaitConnect/SO_ERROR.
+    pub connecting: bool,
+    /// CloseHint said bytes were left unread: the last close resets.
+    unread_at_close: bool,
+    /// netd shut both directions (reset, failed connect): its own HUP follows,
+    /// so the fd leaves epoll and the program's CloseHint releases the socket.
+    dead: bool,
+    interest: EpollFlags,
+}
+
+pub struct Endpoints {
+    eps: HashMap<u32, Endpoint>,
+    by_handle: HashMap<SocketHandle, u32>,
+    next: u32,
+    rng: u64,
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(|_| ())
+}
+
+fn errno_of(e: nix::errno::Errno) -> Errno {
+    Errno::from_code(e as i32).unwrap_or(Errno::EINVAL)
+}
+
+impl Endpoints {
+    pub fn new(seed: u64) -> Endpoints {
+        Endpoints {
+            eps: HashMap::new(),
+            by_handle: HashMap::new(),
+            next: 1,
+            rng: seed | 1,
+        }
+    }
+
+    fn token(&mut self) -> u64 {
+        // xorshift64*: tokens only need to be unguessable by other local programs.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn len(&self) -> usize {
+        self.eps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.eps.is_empty()
+    }
+
+    /// Wrap stack socket `handle` in a socketpair; returns the program's end.
+    pub fn create(
+        &mut self,
+        epoll: &Epoll,
+        handle: SocketHandle,
+        stream: bool,
+    ) -> Result<(SockRef, OwnedFd), Errno> {
+        let ty = if stream {
+            sk::SockType::Stream
+        } else {
+            sk::SockType::Datagram
+        };
+        let (ours, theirs) = sk::socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
+            .map_err(errno_of)?;
+        set_nonblocking(&ours).map_err(errno_of)?;
+        let id = self.next;
+        self.next = self.next.wrapping_add(1).max(1);
+        let token = self.token();
+        let interest = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP;
+        epoll
+            .add(
+                ours.as_fd(),
+                EpollEvent::new(interest, EP_BASE + u64::from(id)),
+            )
+            .map_err(errno_of)?;
+        self.eps.insert(
+            id,
+            Endpoint {
+                token,
+                handle,
+                stream,
+                fd: ours,
+                notified: 0,
+                out: Vec::new(),
+                out_off: 0,
+                eof_sent: false,
+                app_eof: false,
+                error: None,
+                connecting: false,
+                unread_at_close: false,
+                dead: false,
+                interest,
+            },
+        );
+        self.by_handle.insert(handle, id);
+        Ok((SockRef { id, token }, theirs))
+    }
+
+    pub fn get(&mut self, r: SockRef) -> Result<&mut Endpoint, Errno> {
+        match self.eps.get_mut(&r.id) {
+            Some(ep) if ep.token == r.token => Ok(ep),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    pub fn id_of(&self, h: SocketHandle) -> Option<u32> {
+        self.by_handle.get(&h).copied()
+    }
+
+    /// The program's fds are all gone: close the stack socket as close(2) would.
+    fn release(&mut self, id: u32, stack: &mut Stack, now: Instant, epoll: &Epoll) {
+        let Some(ep) = self.eps.remove(&id) else {
+            return;
+        };
+        self.by_handle.remove(&ep.handle);
+        if !ep.dead {
+            let _ = epoll.delete(ep.fd.as_fd());
+        }
+        let unread = ep.unread_at_close || ep.out_off < ep.out.len();
+        if ep.stream
+            && unread
+            && !stack
+                .tcb(ep.handle)
+                .is_some_and(|t| t.state == State::Listen)
+        {
+            let _ = stack.abort(now, ep.handle);
+        } else {
+            let _ = stack.close(now, ep.handle);
+        }
+    }
+
+    /// Close every endpoint (daemon shutdown).
+    pub fn clear(&mut self) {
+        self.eps.clear();
+        self.by_handle.clear();
+    }
+
+    /// The program is closing an fd. A dead connection is released at once;
+    /// a live one when the last fd goes (HUP), with the unread state noted.
+    pub fn close_hint(
+        &mut self,
+        r: SockRef,
+        unread: bool,
+        stack: &mut Stack,
+        now: Instant,
+        epoll: &Epoll,
+    ) -> Result<(), Errno> {
+        let ep = self.get(r)?;
+        ep.unread_at_close = unread;
+        if ep.dead {
+            self.release(r.id, stack, now, epoll);
+        }
+        Ok(())
+    }
+
+    /// The program took one connection: one notification byte fewer owed.
+    pub fn accepted(&mut self, r: SockRef) {
+        if let Ok(ep) = self.get(r) {
+            ep.notified = ep.notified.saturating_sub(1);
+        }
+    }
+
+    /// An epoll event on netd's end of endpoint `id`.
+    pub fn on_event(
+        &mut self,
+        id: u32,
+        events: EpollFlags,
+        stack: &mut Stack,
+        now: Instant,
+        epoll: &Epoll,
+    ) {
+        self.pump(id, stack, now, epoll);
+        if !events.contains(EpollFlags::EPOLLHUP) {
+            return;
+        }
+        let Some(ep) = self.eps.get(&id) else { return };
+        if ep.dead {
+            return;
+        }
+        // Every program fd is closed: what it wrote was drained by the pump above.
+        self.release(id, stack, now, epoll);
+    }
+
+    /// Move whatever can move for the endpoint of stack socket `h`.
+    pub fn wake(&mut self, h: SocketHandle, stack: &mut Stack, now: Instant, epoll: &Epoll) {
+        if let Some(id) = self.id_of(h) {
+            self.pump(id, stack, now, epoll);
+        }
+    }
+
+    pub fn pump(&mut self, id: u32, stack: &mut Stack, now: Instant, epoll: &Epoll) {
+        let Some(ep) = self.eps.get_mut(&id) else {
+            return;
+        };
+        if stack.tcp_state(ep.handle) == Some(State::Listen) {
+            ep.pump_listener(stack);
+        } else if ep.stream {
+            ep.pump_stream(stack, now);
+        } else {
+            ep.pump_dgram(stack, now);
+        }
+        ep.update_interest(stack, epoll, id);
+    }
+}
+
+impl Endpoint {
+    fn write_fd(&self, bytes: &[u8]) -> Result<usize, nix::errno::Errno> {
+        loop {
+            match sk::send(
+                self.fd.as_raw_fd(),
+                bytes,
+                MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => return r,
+            }
+        }
+    }
+
+    fn read_fd(&self, buf: &mut [u8]) -> Result<usize, nix::errno::Errno> {
+        loop {
+            match sk::recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// Shut both directions: the program reads EOF and its writes fail with EPIPE.
+    fn kill(&mut self) {
+        if !self.dead {
+            let _ = sk::shutdown(self.fd.as_raw_fd(), sk::Shutdown::Both);
+            self.eof_sent = true;
+            self.app_eof = true;
+            self.dead = true;
+        }
+    }
+
+    fn pump_listener(&mut self, stack: &Stack) {
+        let queued = stack.listen_queues(self.handle).map_or(0, |q| q.1);
+        while self.notified < queued {
+            match self.write_fd(b"c") {
+                Ok(1) => self.notified += 1,
+                _ => break,
+            }
+        }
+    }
+
+    fn pump_stream(&mut self, stack: &mut Stack, now: Instant) {
+        if self.connecting {
+            match stack.tcp_state(self.handle) {
+                Some(State::SynSent) | Some(State::SynRcvd) => return,
+                // Failed: the outcome stays in the stack for WaitConnect/SO_ERROR;
+                // the program sees EOF and EPIPE on the socketpair.
+                Some(State::Closed) => {
+                    self.kill();
+                    return;
+                }
+                _ => self.connecting = false,
+            }
+        }
+        let mut buf = vec![0u8; CHUNK];
+        // Stack -> program.
+        loop {
+            if self.out_off < self.out.len() {
+                match self.write_fd(&self.out[self.out_off..]) {
+                    Ok(n) => self.out_off += n,
+                    Err(_) => break,
+                }
+                continue;
+            }
+            self.out.clear();
+            self.out_off = 0;
+            if self.eof_sent {
+                break;
+            }
+            match stack.recv(now, self.handle, &mut buf, false) {
+                Ok(0) => {
+                    let _ = sk::shutdown(self.fd.as_raw_fd(), sk::Shutdown::Write);
+                    self.eof_sent = true;
+                }
+                Ok(n) => self.out.extend_from_slice(&buf[..n]),
+                Err(Errno::EAGAIN) | Err(Errno::ENOTCONN) | Err(Errno::EBADF) => break,
+                Err(e) => {
+                    // Reset, timeout: EOF and EPIPE for the program, the errno via TakeError.
+                    self.error = Some(e);
+                    self.kill();
+                }
+            }
+        }
+        // Program -> stack, no faster than the send buffer drains.
+        while !self.app_eof {
+            let space = stack.send_space(self.handle);
+            if space == 0 {
+                break;
+            }
+            let want = space.min(CHUNK);
+            match self.read_fd(&mut buf[..want]) {
+                Ok(0) => {
+                    self.app_eof = true;
+                    let _ = stack.shutdown(now, self.handle, Shutdown::Write);
+                }
+                Ok(n) => {
+                    if stack.send(now, self.handle, &buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn pump_dgram(&mut self, stack: &mut Stack, now: Instant) {
+        let mut buf = vec![0u8; DGRAM_HEADER + 65536];
+        // Stack -> program: one socketpair datagram per UDP datagram.
+        loop {
+            match stack.recvfrom(self.handle, &mut buf[DGRAM_HEADER..], false) {
+                Ok((n, from)) => {
+                    buf[..4].copy_from_slice(&from.ip().octets());
+                    buf[4..6].copy_from_slice(&from.port().to_be_bytes());
+                    // A full socketpair drops the datagram, as a full UDP buffer does.
+                    let _ = self.write_fd(&buf[..DGRAM_HEADER + n]);
+                }
+                Err(Errno::EAGAIN) | Err(Errno::EBADF) => break,
+                Err(e) => {
+                    let mut msg = [0u8; DGRAM_HEADER + 4];
+                    msg[DGRAM_HEADER..].copy_from_slice(&e.code().to_le_bytes());
+                    let _ = self.write_fd(&msg);
+                }
+            }
+        }
+        // Program -> stack.
+        loop {
+            match self.read_fd(&mut buf) {
+                Ok(n) if n >= DGRAM_HEADER => {
+                    let ip = Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3]);
+                    let port = u16::from_be_bytes([buf[4], buf[5]]);
+                    let data = &buf[DGRAM_HEADER..n];
+                    let _ = if ip.is_unspecified() && port == 0 {
+                        stack.send(now, self.handle, data)
+                    } else {
+                        stack.sendto(now, self.handle, data, SocketAddrV4::new(ip, port))
+                    };
+                }
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn update_interest(&mut self, stack: &Stack, epoll: &Epoll, id: u32) {
+        if self.dead {
+            if !self.interest.is_empty() {
+                self.interest = EpollFlags::empty();
+                let _ = epoll.delete(self.fd.as_fd());
+            }
+            return;
+        }
+        let mut want = EpollFlags::EPOLLRDHUP;
+        let listening = stack.tcp_state(self.handle) == Some(State::Listen);
+        if !self.stream || listening || (!self.app_eof && stack.send_space(self.handle) > 0) {
+            want |= EpollFlags::EPOLLIN;
+        }
+        if self.out_off < self.out.len() {
+            want |= EpollFlags::EPOLLOUT;
+        }
+        if want != self.interest {
+            self.interest = want;
+            let _ = epoll.modify(
+                self.fd.as_fd(),
+                &mut EpollEvent::new(want, EP_BASE + u64::from(id)),
+            );
+        }
+    }
+}
+
+/// Socket type of a request.
+pub fn sock_type(stream: bool) -> SockType {
+    if stream {
+        SockType::Stream
+    } else {
+        SockType::Datagram
+    }
+}
