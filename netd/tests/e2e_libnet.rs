@@ -123,3 +123,23 @@ fn libnet_connect_to_a_closed_kernel_port_is_econnrefused() {
     );
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn python_ctypes_script_uses_libnet_against_the_kernel() {
+    let ns = Netns::new("ctypes");
+    let _netd = Netd::start(&ns, &[]);
+    let lib = libnet_dir().join("libnet.so");
+    let script = workspace_root().join("tests/python/libnet_ctypes.py");
+    let out = ns
+        .command(&["python3", script.to_str().unwrap()])
+        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .env("LIBNET", &lib)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().last() == Some("all ok"),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
