@@ -153,11 +153,13 @@ fn is_nonblocking(fd: c_int) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFL) & libc::O_NONBLOCK != 0 }
 }
 
-/// The pending socket error netd holds (0 if none).
+/// The pending socket error netd holds (0 if none). If netd itself is
+/// gone, the connection died with it: ECONNRESET, never a quiet EOF.
 fn take_error(sock: SockRef) -> c_int {
     match control::request(&Request::TakeError { sock }) {
         Ok((Response::Errno(e), _)) => e,
-        _ => 0,
+        Ok(_) => 0,
+        Err(_) => libc::ECONNRESET,
     }
 }
 

@@ -18,7 +18,7 @@ fn python(ns: &Netns, script: &str, args: &[&str]) -> std::process::Output {
 const KERNEL_CLIENT: &str = r#"
 import socket, sys, hashlib, threading
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-data = bytes((i * 7) % 251 for i in range(n))
+data = (bytes((i * 7) % 251 for i in range(251)) * (n // 251 + 1))[:n]
 s = socket.create_connection((host, port), timeout=60)
 def send():
     s.sendall(data)
@@ -35,24 +35,63 @@ t.join()
 print("OK" if hashlib.sha256(got).digest() == hashlib.sha256(data).digest() else "MISMATCH %d" % len(got))
 "#;
 
-const KERNEL_ECHO_SERVER: &str = r#"
+/// Sends N bytes of the pattern to whoever connects, then closes.
+const KERNEL_SOURCE: &str = r#"
 import socket, sys
+n = int(sys.argv[3])
+data = (bytes((i * 7) % 251 for i in range(251)) * (n // 251 + 1))[:n]
 l = socket.socket()
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind((sys.argv[1], int(sys.argv[2])))
 l.listen(1)
 print("listening", flush=True)
 c, _ = l.accept()
+c.sendall(data)
+c.close()
+"#;
+
+/// Reads to EOF, checks the bytes against the pattern, prints "OK n".
+const KERNEL_SINK: &str = r#"
+import socket, sys, hashlib
+n = int(sys.argv[3])
+want = hashlib.sha256((bytes((i * 7) % 251 for i in range(251)) * (n // 251 + 1))[:n]).digest()
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2])))
+l.listen(1)
+print("listening", flush=True)
+c, _ = l.accept()
+h, got = hashlib.sha256(), 0
 while True:
     b = c.recv(1 << 16)
     if not b:
         break
-    c.sendall(b)
+    h.update(b)
+    got += len(b)
 c.close()
+print("OK %d" % got if h.digest() == want else "MISMATCH %d" % got, flush=True)
 "#;
 
+/// Start a kernel-side Python server in the namespace and wait for "listening".
+fn kernel_server(
+    ns: &Netns,
+    script: &str,
+    args: &[&str],
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut argv = vec!["python3", "-c", script];
+    argv.extend_from_slice(args);
+    let mut child = ns.command(&argv).stdout(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "listening");
+    (child, out)
+}
+
+const HUNDRED_MB: &str = "100000000";
+
 #[test]
-fn kernel_client_to_libnet_echo_server_exact_bytes() {
+fn kernel_client_echoes_100mb_through_a_libnet_server_exact_bytes() {
     let ns = Netns::new("echo");
     let _netd = Netd::start(&ns, &[]);
     let server = compile_c("echo_server", &ns.dir);
@@ -68,7 +107,8 @@ fn kernel_client_to_libnet_echo_server_exact_bytes() {
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "listening");
-    let out = python(&ns, KERNEL_CLIENT, &[NETD_ADDR, "7000", "4000000"]);
+    // 100 MB each way at once through the echo.
+    let out = python(&ns, KERNEL_CLIENT, &[NETD_ADDR, "7000", HUNDRED_MB]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "OK",
@@ -79,31 +119,45 @@ fn kernel_client_to_libnet_echo_server_exact_bytes() {
 }
 
 #[test]
-fn libnet_client_to_kernel_server_exact_bytes() {
-    let ns = Netns::new("client");
+fn libnet_client_downloads_100mb_from_a_kernel_server_exact_bytes() {
+    let ns = Netns::new("down");
     let _netd = Netd::start(&ns, &[]);
     let client = compile_c("sha_client", &ns.dir);
-    let mut server = ns
-        .command(&["python3", "-c", KERNEL_ECHO_SERVER, HOST_ADDR, "8000"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "listening");
+    let (mut server, _) = kernel_server(&ns, KERNEL_SOURCE, &[HOST_ADDR, "8000", HUNDRED_MB]);
     let out = ns
-        .command(&[client.to_str().unwrap(), HOST_ADDR, "8000", "4000000"])
+        .command(&[client.to_str().unwrap(), HOST_ADDR, "8000", "0"])
         .env("NETD_SOCKET", ns.dir.join("netd.sock"))
         .output()
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        pattern_fnv(4_000_000),
+        pattern_fnv(100_000_000),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(server.wait().unwrap().success());
+}
+
+#[test]
+fn libnet_client_uploads_100mb_to_a_kernel_server_exact_bytes() {
+    let ns = Netns::new("up");
+    let _netd = Netd::start(&ns, &[]);
+    let client = compile_c("sha_client", &ns.dir);
+    let (mut server, mut server_out) =
+        kernel_server(&ns, KERNEL_SINK, &[HOST_ADDR, "8001", HUNDRED_MB]);
+    let out = ns
+        .command(&[client.to_str().unwrap(), HOST_ADDR, "8001", HUNDRED_MB])
+        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut verdict = String::new();
+    server_out.read_line(&mut verdict).unwrap();
+    assert_eq!(verdict.trim(), "OK 100000000");
     assert!(server.wait().unwrap().success());
 }
 
@@ -141,5 +195,69 @@ fn python_ctypes_script_uses_libnet_against_the_kernel() {
         stdout.lines().last() == Some("all ok"),
         "stdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn killing_netd_mid_transfer_fails_the_program_and_a_restarted_netd_serves_again() {
+    let ns = Netns::new("kill");
+    let mut netd = Netd::start(&ns, &[]);
+    let client = compile_c("sha_client", &ns.dir);
+    // A kernel server that reads slowly, so the transfer is in progress when netd dies.
+    let slow = r#"
+import socket, sys, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2]))); l.listen(1)
+print("listening", flush=True)
+c, _ = l.accept()
+while c.recv(4096):
+    time.sleep(0.01)
+"#;
+    let mut server = ns
+        .command(&["python3", "-c", slow, HOST_ADDR, "8100"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut prog = ns
+        .command(&[client.to_str().unwrap(), HOST_ADDR, "8100", "100000000"])
+        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    netd.signal(nix::sys::signal::Signal::SIGKILL);
+    netd.wait_exit(std::time::Duration::from_secs(10))
+        .expect("netd died");
+    // The program gets an error (EPIPE and SIGPIPE here), not a hang.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = prog.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the libnet program hangs after netd died"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        !status.success(),
+        "the transfer cannot have completed: {status:?}"
+    );
+    let _ = server.kill();
+    // A new netd serves new sockets.
+    let _netd2 = Netd::start(&ns, &[]);
+    let out = ns
+        .command(&[client.to_str().unwrap(), HOST_ADDR, "9", "10"])
+        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "connect: Connection refused"
     );
 }
