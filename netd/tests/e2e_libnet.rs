@@ -249,6 +249,7 @@ while c.recv(4096):
         "the transfer cannot have completed: {status:?}"
     );
     let _ = server.kill();
+    let _ = server.wait();
     // A new netd serves new sockets.
     let _netd2 = Netd::start(&ns, &[]);
     let out = ns
