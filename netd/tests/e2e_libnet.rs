@@ -262,3 +262,63 @@ while c.recv(4096):
         "connect: Connection refused"
     );
 }
+
+/// Opens N connections, reports, waits for a line on stdin, closes them all.
+const KERNEL_MANY: &str = r#"
+import resource, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+socks = [socket.create_connection((host, port), timeout=60) for _ in range(n)]
+print("connected %d" % len(socks), flush=True)
+sys.stdin.readline()
+for s in socks:
+    s.close()
+print("done", flush=True)
+"#;
+
+#[test]
+fn ten_thousand_kernel_connections_are_held_and_closed() {
+    const N: usize = 10_000;
+    let ns = Netns::new("many");
+    let netd = Netd::start(&ns, &[]);
+    let server = compile_c("hold_server", &ns.dir);
+    let mut srv = ns
+        .command(&[server.to_str().unwrap(), "7100", &N.to_string()])
+        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut srv_out = BufReader::new(srv.stdout.take().unwrap());
+    let mut line = String::new();
+    srv_out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "listening");
+    let mut cli = ns
+        .command(&[
+            "python3",
+            "-c",
+            KERNEL_MANY,
+            NETD_ADDR,
+            "7100",
+            &N.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut cli_out = BufReader::new(cli.stdout.take().unwrap());
+    line.clear();
+    cli_out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("connected {N}"));
+    line.clear();
+    srv_out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("held {N}"));
+    assert_eq!(netd.counter("Tcp", "CurrEstab"), N as i64);
+    std::io::Write::write_all(cli.stdin.as_mut().unwrap(), b"\n").unwrap();
+    line.clear();
+    srv_out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("closed {N}"));
+    assert!(srv.wait().unwrap().success());
+    assert!(cli.wait().unwrap().success());
+    assert_eq!(netd.counter("Tcp", "PassiveOpens"), N as i64);
+}
