@@ -58,6 +58,8 @@ pub struct Endpoints {
     by_handle: HashMap<SocketHandle, u32>,
     next: u32,
     rng: u64,
+    /// One scratch buffer for every pump: no allocation per wake-up.
+    scratch: Vec<u8>,
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
@@ -77,6 +79,7 @@ impl Endpoints {
             by_handle: HashMap::new(),
             next: 1,
             rng: seed | 1,
+            scratch: vec![0u8; DGRAM_HEADER + 65536],
         }
     }
 
@@ -240,12 +243,13 @@ impl Endpoints {
         let Some(ep) = self.eps.get_mut(&id) else {
             return;
         };
+        let buf = &mut self.scratch;
         if stack.tcp_state(ep.handle) == Some(State::Listen) {
             ep.pump_listener(stack);
         } else if ep.stream {
-            ep.pump_stream(stack, now);
+            ep.pump_stream(stack, now, buf);
         } else {
-            ep.pump_dgram(stack, now);
+            ep.pump_dgram(stack, now, buf);
         }
         ep.update_interest(stack, epoll, id);
     }
@@ -294,7 +298,7 @@ impl Endpoint {
         }
     }
 
-    fn pump_stream(&mut self, stack: &mut Stack, now: Instant) {
+    fn pump_stream(&mut self, stack: &mut Stack, now: Instant, buf: &mut [u8]) {
         if self.connecting {
             match stack.tcp_state(self.handle) {
                 Some(State::SynSent) | Some(State::SynRcvd) => return,
@@ -307,7 +311,7 @@ impl Endpoint {
                 _ => self.connecting = false,
             }
         }
-        let mut buf = vec![0u8; CHUNK];
+        let buf = &mut buf[..CHUNK];
         // Stack -> program.
         loop {
             if self.out_off < self.out.len() {
@@ -322,7 +326,7 @@ impl Endpoint {
             if self.eof_sent {
                 break;
             }
-            match stack.recv(now, self.handle, &mut buf, false) {
+            match stack.recv(now, self.handle, buf, false) {
                 Ok(0) => {
                     let _ = sk::shutdown(self.fd.as_raw_fd(), sk::Shutdown::Write);
                     self.eof_sent = true;
@@ -358,8 +362,7 @@ impl Endpoint {
         }
     }
 
-    fn pump_dgram(&mut self, stack: &mut Stack, now: Instant) {
-        let mut buf = vec![0u8; DGRAM_HEADER + 65536];
+    fn pump_dgram(&mut self, stack: &mut Stack, now: Instant, buf: &mut [u8]) {
         // Stack -> program: one socketpair datagram per UDP datagram.
         loop {
             match stack.recvfrom(self.handle, &mut buf[DGRAM_HEADER..], false) {
@@ -379,7 +382,7 @@ impl Endpoint {
         }
         // Program -> stack.
         loop {
-            match self.read_fd(&mut buf) {
+            match self.read_fd(buf) {
                 Ok(n) if n >= DGRAM_HEADER => {
                     let ip = Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3]);
                     let port = u16::from_be_bytes([buf[4], buf[5]]);
