@@ -74,8 +74,7 @@ struct Prog {
 fn experiment(ns: &Netns, mode: &str, port: u16) -> Prog {
     let exe = compile_c("experiments", &ns.dir);
     let mut child = ns
-        .command(&[exe.to_str().unwrap(), mode, &port.to_string()])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .libnet_program(&exe, &[mode, &port.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -95,10 +95,8 @@ fn kernel_client_echoes_100mb_through_a_libnet_server_exact_bytes() {
     let ns = Netns::new("echo");
     let _netd = Netd::start(&ns, &[]);
     let server = compile_c("echo_server", &ns.dir);
-    let ctl = ns.dir.join("netd.sock");
     let mut child = ns
-        .command(&[server.to_str().unwrap(), "7000", "1"])
-        .env("NETD_SOCKET", &ctl)
+        .libnet_program(&server, &["7000", "1"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -125,8 +123,7 @@ fn libnet_client_downloads_100mb_from_a_kernel_server_exact_bytes() {
     let client = compile_c("sha_client", &ns.dir);
     let (mut server, _) = kernel_server(&ns, KERNEL_SOURCE, &[HOST_ADDR, "8000", HUNDRED_MB]);
     let out = ns
-        .command(&[client.to_str().unwrap(), HOST_ADDR, "8000", "0"])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .libnet_program(&client, &[HOST_ADDR, "8000", "0"])
         .output()
         .unwrap();
     assert_eq!(
@@ -146,8 +143,7 @@ fn libnet_client_uploads_100mb_to_a_kernel_server_exact_bytes() {
     let (mut server, mut server_out) =
         kernel_server(&ns, KERNEL_SINK, &[HOST_ADDR, "8001", HUNDRED_MB]);
     let out = ns
-        .command(&[client.to_str().unwrap(), HOST_ADDR, "8001", HUNDRED_MB])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .libnet_program(&client, &[HOST_ADDR, "8001", HUNDRED_MB])
         .output()
         .unwrap();
     assert!(
@@ -167,8 +163,7 @@ fn libnet_connect_to_a_closed_kernel_port_is_econnrefused() {
     let _netd = Netd::start(&ns, &[]);
     let client = compile_c("sha_client", &ns.dir);
     let out = ns
-        .command(&[client.to_str().unwrap(), HOST_ADDR, "9", "10"])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .libnet_program(&client, &[HOST_ADDR, "9", "10"])
         .output()
         .unwrap();
     assert_eq!(
@@ -223,8 +218,7 @@ while c.recv(4096):
         .read_line(&mut line)
         .unwrap();
     let mut prog = ns
-        .command(&[client.to_str().unwrap(), HOST_ADDR, "8100", "100000000"])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .libnet_program(&client, &[HOST_ADDR, "8100", "100000000"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -253,8 +247,7 @@ while c.recv(4096):
     // A new netd serves new sockets.
     let _netd2 = Netd::start(&ns, &[]);
     let out = ns
-        .command(&[client.to_str().unwrap(), HOST_ADDR, "9", "10"])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .libnet_program(&client, &[HOST_ADDR, "9", "10"])
         .output()
         .unwrap();
     assert_eq!(
@@ -284,8 +277,7 @@ fn ten_thousand_kernel_connections_are_held_and_closed() {
     let netd = Netd::start(&ns, &[]);
     let server = compile_c("hold_server", &ns.dir);
     let mut srv = ns
-        .command(&[server.to_str().unwrap(), "7100", &N.to_string()])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
+        .libnet_program(&server, &["7100", &N.to_string()])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

@@ -65,8 +65,10 @@ fn four_way_close_with_every_state_and_seq_ack() {
     assert_eq!(sim.stack(A).timewait_count(), 1);
 }
 
-#[test]
-fn passive_close_merges_delayed_ack_with_fin() {
+/// A request, a pause, then A closes and B's program closes as soon as
+/// read() returns 0 (setting TCP_QUICKACK first if asked). Returns the
+/// flags of the close.
+fn passive_close_on_eof(quickack: bool) -> Vec<String> {
     let mut sim = ideal();
     let (c, _, srv) = establish(&mut sim);
     let got = transfer(&mut sim, (A, c), (B, srv), b"request", secs(1));
@@ -75,20 +77,30 @@ fn passive_close_merges_delayed_ack_with_fin() {
     sim.clear_trace();
     let now = sim.now();
     sim.stack(A).close(now, c).unwrap();
-    // The program closes as soon as read() returns 0.
     let ok = sim.run_until(secs(1), |s| {
         let now = s.now();
         let mut b = [0u8; 8];
-        if s.stack(B).recv(now, srv, &mut b, false) == Ok(0) {
-            s.stack(B).close(now, srv).unwrap();
-            return true;
+        if s.stack(B).recv(now, srv, &mut b, false) != Ok(0) {
+            return false;
         }
-        false
+        if quickack {
+            // TCP_QUICKACK sends the pending ACK at once (Linux tcp_setsockopt).
+            s.stack(B)
+                .setsockopt(now, srv, SockOpt::QuickAck(true))
+                .unwrap();
+        }
+        s.stack(B).close(now, srv).unwrap();
+        true
     });
     assert!(ok);
     sim.run_for(secs(1));
+    sim.flags()
+}
+
+#[test]
+fn passive_close_merges_delayed_ack_with_fin() {
     assert_eq!(
-        sim.flags(),
+        passive_close_on_eof(false),
         ["FIN|ACK", "FIN|ACK", "ACK"],
         "three segments, not four"
     );
@@ -96,29 +108,10 @@ fn passive_close_merges_delayed_ack_with_fin() {
 
 #[test]
 fn passive_close_with_quickack_sends_ack_and_fin_separately() {
-    let mut sim = ideal();
-    let (c, _, srv) = establish(&mut sim);
-    transfer(&mut sim, (A, c), (B, srv), b"request", secs(1));
-    sim.run_for(ms(500));
-    sim.clear_trace();
-    let now = sim.now();
-    sim.stack(A).close(now, c).unwrap();
-    let ok = sim.run_until(secs(1), |s| {
-        let now = s.now();
-        let mut b = [0u8; 8];
-        if s.stack(B).recv(now, srv, &mut b, false) == Ok(0) {
-            // TCP_QUICKACK sends the pending ACK at once (Linux tcp_setsockopt).
-            s.stack(B)
-                .setsockopt(now, srv, SockOpt::QuickAck(true))
-                .unwrap();
-            s.stack(B).close(now, srv).unwrap();
-            return true;
-        }
-        false
-    });
-    assert!(ok);
-    sim.run_for(secs(1));
-    assert_eq!(sim.flags(), ["FIN|ACK", "ACK", "FIN|ACK", "ACK"]);
+    assert_eq!(
+        passive_close_on_eof(true),
+        ["FIN|ACK", "ACK", "FIN|ACK", "ACK"]
+    );
 }
 
 #[test]

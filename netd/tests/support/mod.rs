@@ -67,6 +67,15 @@ impl Netns {
         c
     }
 
+    /// A libnet program in the namespace, pointed at the test's netd.
+    pub fn libnet_program(&self, exe: &Path, args: &[&str]) -> Command {
+        let mut argv = vec![exe.to_str().expect("utf-8 path")];
+        argv.extend_from_slice(args);
+        let mut c = self.command(&argv);
+        c.env("NETD_SOCKET", self.dir.join("netd.sock"));
+        c
+    }
+
     pub fn exec(&self, argv: &[&str]) -> Output {
         run(&mut self.command(argv))
     }
