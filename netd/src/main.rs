@@ -32,8 +32,8 @@ struct Cli {
     /// Tunables in sysctl.conf syntax, applied at start and on SIGHUP (repeatable).
     #[arg(long = "sysctl-file")]
     sysctl_files: Vec<PathBuf>,
-    /// error, warn, info or debug.
-    #[arg(long, default_value = "info")]
+    /// What to print on stderr: error, warn or info.
+    #[arg(long, default_value = "info", value_parser = ["error", "warn", "info"])]
     log_level: String,
 }
 
@@ -60,8 +60,8 @@ fn main() -> ExitCode {
         mtu: cli.mtu,
         control: cli.control,
         sysctl_files: cli.sysctl_files,
+        verbose: cli.log_level == "info",
     };
-    let _ = cli.log_level;
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -23,6 +23,9 @@ fn kernel_pings_netd_and_the_replies_are_counted() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 received"));
     assert_eq!(netd.counter("Icmp", "InEchos"), 3);
     assert_eq!(netd.counter("Icmp", "OutEchoReps"), 3);
+    // netd raised the device's transmit queue so bursts are not dropped.
+    let link = ns.exec(&["ip", "link", "show", "netd0"]);
+    assert!(String::from_utf8_lossy(&link.stdout).contains("qlen 10000"));
 }
 
 #[test]

@@ -314,3 +314,51 @@ fn ten_thousand_kernel_connections_are_held_and_closed() {
     assert!(cli.wait().unwrap().success());
     assert_eq!(netd.counter("Tcp", "PassiveOpens"), N as i64);
 }
+
+#[test]
+fn an_epoll_server_on_libnet_descriptors_serves_many_clients() {
+    let ns = Netns::new("epoll");
+    let _netd = Netd::start(&ns, &[]);
+    let exe = compile_c("epoll_server", &ns.dir);
+    let mut srv = ns
+        .libnet_program(&exe, &["7600", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(srv.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "listening");
+    // Twenty kernel clients at once, each echoing 50 kB.
+    let clients = r#"
+import socket, threading
+ok = []
+def one(i):
+    s = socket.create_connection(("10.77.0.2", 7600), timeout=30)
+    data = bytes([i]) * 50000
+    got = bytearray()
+    def rd():
+        while len(got) < len(data):
+            b = s.recv(65536)
+            if not b:
+                break
+            got.extend(b)
+    t = threading.Thread(target=rd); t.start()
+    s.sendall(data); t.join(); s.close()
+    ok.append(bytes(got) == data)
+ts = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print("ok %d" % sum(ok))
+"#;
+    let r = python(&ns, clients, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout).trim(),
+        "ok 20",
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "served 20 bytes 1000000");
+    assert!(srv.wait().unwrap().success());
+}

@@ -53,6 +53,8 @@ pub struct Options {
     pub mtu: u16,
     pub control: PathBuf,
     pub sysctl_files: Vec<PathBuf>,
+    /// --log-level info: say what netd is doing on stderr (journald picks it up).
+    pub verbose: bool,
 }
 
 /// CLOCK_MONOTONIC as the core's Instant.
@@ -179,6 +181,15 @@ pub fn run(opts: Options) -> Result<(), String> {
         endpoints: Endpoints::new(seed()),
         waiters: Vec::new(),
     };
+    if d.opts.verbose {
+        eprintln!(
+            "netd: {} up as {}/{}, control socket {}",
+            d.opts.tun,
+            d.opts.address.0,
+            d.opts.address.1,
+            d.opts.control.display()
+        );
+    }
     d.notifier.send(&format!(
         "READY=1\nSTATUS=netd on {} ({}), control {}",
         d.opts.tun,
@@ -187,6 +198,12 @@ pub fn run(opts: Options) -> Result<(), String> {
     ));
     let result = d.event_loop(&signals);
     d.notifier.send("STOPPING=1");
+    if d.opts.verbose {
+        eprintln!(
+            "netd: stopping; {} libnet sockets closed",
+            d.endpoints.len()
+        );
+    }
     // Programs see EOF/EPIPE on their sockets; peers get RSTs.
     d.endpoints.clear();
     d.stack.abort_all(now());
@@ -484,6 +501,9 @@ impl Daemon {
         match load_sysctl_files(&self.stack.sysctl, &self.opts.sysctl_files) {
             Ok(s) => {
                 self.stack.sysctl = s;
+                if self.opts.verbose {
+                    eprintln!("netd: reloaded tunables");
+                }
                 self.notifier.send("READY=1\nSTATUS=reloaded tunables");
             }
             Err(e) => {

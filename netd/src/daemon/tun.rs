@@ -5,6 +5,46 @@
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, RawFd};
 
+/// `_IOW('T', 208, unsigned int)` from linux/if_tun.h.
+const TUNSETOFFLOAD: nix::libc::c_ulong = 0x4004_54d0;
+/// Bursts of a whole congestion window must not be dropped at the device
+/// (the default for TUN is 500).
+const TXQUEUELEN: i32 = 10_000;
+
+/// SIOCSIFTXQLEN through an AF_INET socket, as `ip link set txqueuelen` does.
+fn set_txqueuelen(name: &str, qlen: i32) -> Result<(), String> {
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        qlen: i32,
+        _pad: [u8; 20],
+    }
+    let mut req = IfReq {
+        name: [0; 16],
+        qlen,
+        _pad: [0; 20],
+    };
+    let bytes = name.as_bytes();
+    let n = bytes.len().min(15);
+    req.name[..n].copy_from_slice(&bytes[..n]);
+    let sock = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Inet,
+        nix::sys::socket::SockType::Datagram,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| format!("socket: {e}"))?;
+    // SAFETY: SIOCSIFTXQLEN reads a struct ifreq we own for the call.
+    let r = unsafe { nix::libc::ioctl(sock.as_raw_fd(), nix::libc::SIOCSIFTXQLEN, &mut req) };
+    if r < 0 {
+        return Err(format!(
+            "cannot set txqueuelen on {name}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
 pub struct Tun {
     dev: tun::Device,
 }
@@ -47,7 +87,23 @@ impl Tun {
         })?;
         dev.set_nonblock()
             .map_err(|e| format!("cannot make {} non-blocking: {e}", cfg.name))?;
-        Ok(Tun { dev })
+        let tun = Tun { dev };
+        // A reused device keeps its last owner's offload flags: clear them, as
+        // netd neither sends nor accepts offloaded (GSO/checksum-partial) packets.
+        // SAFETY: TUNSETOFFLOAD takes an unsigned long by value on our own fd.
+        let r =
+            unsafe { nix::libc::ioctl(tun.as_raw_fd(), TUNSETOFFLOAD, 0 as nix::libc::c_ulong) };
+        if r < 0 {
+            return Err(format!(
+                "cannot clear offloads on {}: {}",
+                cfg.name,
+                std::io::Error::last_os_error()
+            ));
+        }
+        if cfg.host.is_some() {
+            set_txqueuelen(cfg.name, TXQUEUELEN)?;
+        }
+        Ok(tun)
     }
 
     pub fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
