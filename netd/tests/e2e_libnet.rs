@@ -362,3 +362,98 @@ print("ok %d" % sum(ok))
     assert_eq!(line.trim(), "served 20 bytes 1000000");
     assert!(srv.wait().unwrap().success());
 }
+
+#[test]
+fn curl_downloads_100mb_from_a_libnet_http_server() {
+    let ns = Netns::new("curl");
+    let _netd = Netd::start(&ns, &[]);
+    let exe = compile_c("http", &ns.dir);
+    let mut srv = ns
+        .libnet_program(&exe, &["serve", "8080", HUNDRED_MB])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(srv.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "listening");
+    let file = ns.dir.join("download");
+    let out = ns.exec(&[
+        "curl",
+        "-s",
+        "-S",
+        "-o",
+        file.to_str().unwrap(),
+        "-w",
+        "%{http_code} %{size_download}",
+        "http://10.77.0.2:8080/big",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200 100000000",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body = std::fs::read(&file).unwrap();
+    assert!(
+        body.iter()
+            .enumerate()
+            .all(|(i, b)| *b == ((i * 7) % 251) as u8),
+        "exact bytes"
+    );
+    assert!(srv.wait().unwrap().success());
+}
+
+#[test]
+fn libnet_http_client_fetches_100mb_from_python_http_server() {
+    let ns = Netns::new("httpd");
+    let _netd = Netd::start(&ns, &[]);
+    let exe = compile_c("http", &ns.dir);
+    // The file python3 -m http.server will serve: the 100 MB test pattern.
+    let period: Vec<u8> = (0..251).map(|i| ((i * 7) % 251) as u8).collect();
+    let body: Vec<u8> = period.iter().copied().cycle().take(100_000_000).collect();
+    std::fs::write(ns.dir.join("big"), &body).unwrap();
+    let dir = ns.dir.to_str().unwrap().to_string();
+    let mut httpd = ns
+        .command(&[
+            "python3",
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            HOST_ADDR,
+            "--directory",
+            &dir,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until it accepts connections.
+    let ready = r#"
+import socket, time
+for _ in range(100):
+    try:
+        socket.create_connection(("10.77.0.1", 8000), timeout=1).close(); print("up"); break
+    except OSError:
+        time.sleep(0.1)
+"#;
+    assert_eq!(
+        String::from_utf8_lossy(&python(&ns, ready, &[]).stdout).trim(),
+        "up"
+    );
+    let out = ns
+        .libnet_program(&exe, &["get", HOST_ADDR, "8000", "/big"])
+        .output()
+        .unwrap();
+    let expect = pattern_fnv(100_000_000);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("200 {expect}"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = httpd.kill();
+    let _ = httpd.wait();
+}
