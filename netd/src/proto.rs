@@ -32,6 +32,8 @@ pub enum Request {
     Counters,
     /// Reload the `--sysctl-file`s (as SIGHUP does); uid 0 only.
     Reload,
+    /// Every socket, for `ss` and `netstat`.
+    Sockets,
 
     // Socket calls (libnet). The reply to `Socket` and `Accept` carries the
     // program's end of a socketpair as SCM_RIGHTS ancillary data.
@@ -141,6 +143,7 @@ pub enum Response {
     Value(String),
     Sysctl(Vec<(String, String)>),
     Counters(Vec<Counter>),
+    Sockets(Vec<SockInfo>),
     Socket {
         sock: SockRef,
     },
@@ -156,4 +159,21 @@ pub enum Response {
         errno: i32,
         message: String,
     },
+}
+
+/// One row of `ss`: what `inet_diag` reports for a socket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockInfo {
+    /// "tcp" or "udp".
+    pub proto: String,
+    /// Linux state number (TCP_ESTABLISHED = 1 ... TCP_CLOSING = 11; UDP: 7 unconnected, 1 connected).
+    pub state: u8,
+    pub local: WireAddr,
+    pub peer: WireAddr,
+    /// LISTEN: accept-queue length; otherwise unread bytes (a received FIN counts 1).
+    pub recv_q: u64,
+    /// LISTEN: the backlog; otherwise unacknowledged bytes (SYN and FIN count 1).
+    pub send_q: u64,
+    /// (`on` | `keepalive` | `timewait` | `persist`, ms left, retransmissions) as `ss -o` shows.
+    pub timer: Option<(String, u64, u32)>,
 }

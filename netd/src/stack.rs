@@ -1686,6 +1686,110 @@ impl Stack {
         }
     }
 
+    /// Every socket as `ss` lists it, request socks and TIME-WAIT buckets included
+    /// (`tcp_diag_get_info()` for the queue columns).
+    pub fn sockets_info(&self, now: Instant) -> Vec<crate::proto::SockInfo> {
+        use crate::proto::{SockInfo, WireAddr};
+        let none = WireAddr {
+            ip: [0; 4],
+            port: 0,
+        };
+        let left = |d: Option<Instant>| d.map_or(0, |d| d.saturating_since(now).as_millis() as u64);
+        let mut out = Vec::new();
+        for s in self.sockets.values() {
+            if let Some(udp) = &s.udp {
+                let Some(local) = s.local else { continue };
+                out.push(SockInfo {
+                    proto: "udp".into(),
+                    state: if udp.remote.is_some() { 1 } else { 7 },
+                    local: local.into(),
+                    peer: udp.remote.map_or(none, WireAddr::from),
+                    recv_q: udp.rx_bytes as u64,
+                    send_q: 0,
+                    timer: None,
+                });
+                continue;
+            }
+            match &s.tcp {
+                TcpSock::Idle => {}
+                TcpSock::Listen(l) => {
+                    out.push(SockInfo {
+                        proto: "tcp".into(),
+                        state: State::Listen as u8,
+                        local: l.local.into(),
+                        peer: none,
+                        recv_q: l.accept_queue.len() as u64,
+                        send_q: u64::from(l.backlog),
+                        timer: None,
+                    });
+                    for r in l.syn_queue.values() {
+                        out.push(SockInfo {
+                            proto: "tcp".into(),
+                            state: State::SynRcvd as u8,
+                            local: r.tuple.local.into(),
+                            peer: r.tuple.remote.into(),
+                            recv_q: 0,
+                            send_q: 0,
+                            timer: Some(("on".into(), left(Some(r.deadline)), r.num_timeout)),
+                        });
+                    }
+                }
+                TcpSock::Conn(t) => {
+                    if t.state == State::Closed {
+                        continue;
+                    }
+                    // rcv_nxt - copied_seq: a received FIN counts one.
+                    let recv_q = t.recv_buf.len() as u64 + u64::from(t.fin_received);
+                    // write_seq - snd_una, with a queued FIN counted once.
+                    let end = t.write_seq + u32::from(t.snd_shutdown);
+                    let send_q = if end.after(t.snd_una) {
+                        u64::from(end - t.snd_una)
+                    } else {
+                        0
+                    };
+                    let timer = if t.rtx_deadline.is_some() {
+                        Some(("on".to_string(), left(t.rtx_deadline), t.retransmits))
+                    } else if t.persist_deadline.is_some() {
+                        Some((
+                            "persist".to_string(),
+                            left(t.persist_deadline),
+                            t.probes_out,
+                        ))
+                    } else if t.keepalive_deadline.is_some() {
+                        Some((
+                            "keepalive".to_string(),
+                            left(t.keepalive_deadline),
+                            t.probes_out,
+                        ))
+                    } else {
+                        None
+                    };
+                    out.push(SockInfo {
+                        proto: "tcp".into(),
+                        state: t.state as u8,
+                        local: t.tuple.local.into(),
+                        peer: t.tuple.remote.into(),
+                        recv_q,
+                        send_q,
+                        timer,
+                    });
+                }
+            }
+        }
+        for tw in self.timewait.values() {
+            out.push(SockInfo {
+                proto: "tcp".into(),
+                state: tw.substate as u8,
+                local: tw.tuple.local.into(),
+                peer: tw.tuple.remote.into(),
+                recv_q: 0,
+                send_q: 0,
+                timer: Some(("timewait".into(), left(Some(tw.deadline)), 0)),
+            });
+        }
+        out
+    }
+
     /// All counters with their /proc section names.
     pub fn counter_lines(&self) -> Vec<(&'static str, &'static str, i64)> {
         self.mib

@@ -700,6 +700,7 @@ impl Daemon {
                     })
                     .collect(),
             ),
+            Request::Sockets => Response::Sockets(self.stack.sockets_info(now())),
             Request::Reload => {
                 if uid != 0 {
                     return denied("reload");
