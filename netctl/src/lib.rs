@@ -1,5 +1,10 @@
-//! Output formatting shared by netctl's subcommands, written to match
-//! iproute2 and net-tools byte for byte.
+//! Output formatting for netctl, written to match iproute2 (`ss`, `nstat`),
+//! net-tools (`netstat`) and procps (`sysctl`) byte for byte where the
+//! reference captures say how they look.
+
+use netd::proto::{Counter, SockInfo, WireAddr};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 /// Format a timer's remaining time as `ss -o` does (`print_ms_timer()` in
 /// iproute2's misc/ss.c): minutes drop the seconds above 9 minutes, seconds
@@ -33,9 +38,427 @@ pub fn ss_timer(ms: u64) -> String {
     out
 }
 
+/// `ss` state names by Linux state number.
+pub fn ss_state(state: u8) -> &'static str {
+    match state {
+        1 => "ESTAB",
+        2 => "SYN-SENT",
+        3 => "SYN-RECV",
+        4 => "FIN-WAIT-1",
+        5 => "FIN-WAIT-2",
+        6 => "TIME-WAIT",
+        7 => "UNCONN",
+        8 => "CLOSE-WAIT",
+        9 => "LAST-ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        _ => "UNKNOWN",
+    }
+}
+
+/// `netstat` state names by Linux state number.
+pub fn netstat_state(state: u8) -> &'static str {
+    match state {
+        1 => "ESTABLISHED",
+        2 => "SYN_SENT",
+        3 => "SYN_RECV",
+        4 => "FIN_WAIT1",
+        5 => "FIN_WAIT2",
+        6 => "TIME_WAIT",
+        7 => "CLOSE",
+        8 => "CLOSE_WAIT",
+        9 => "LAST_ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        _ => "UNKNOWN",
+    }
+}
+
+/// The state filter keywords `ss` accepts, as sets of state numbers
+/// (`scan_state()` in misc/ss.c).
+pub fn ss_state_set(name: &str) -> Option<Vec<u8>> {
+    let all: Vec<u8> = (1..=11).collect();
+    Some(match name.to_ascii_lowercase().as_str() {
+        "established" => vec![1],
+        "syn-sent" => vec![2],
+        "syn-recv" | "syn-rcv" => vec![3],
+        "fin-wait-1" => vec![4],
+        "fin-wait-2" => vec![5],
+        "time-wait" => vec![6],
+        "closed" | "close" => vec![7],
+        "close-wait" => vec![8],
+        "last-ack" => vec![9],
+        "listening" | "listen" => vec![10],
+        "closing" => vec![11],
+        "all" => all,
+        "connected" => all.into_iter().filter(|s| *s != 10 && *s != 7).collect(),
+        "synchronized" => all
+            .into_iter()
+            .filter(|s| ![10, 7, 2].contains(s))
+            .collect(),
+        "bucket" => vec![3, 6],
+        "big" => all.into_iter().filter(|s| *s != 3 && *s != 6).collect(),
+        _ => return None,
+    })
+}
+
+fn ip(a: &WireAddr) -> Ipv4Addr {
+    Ipv4Addr::from(a.ip)
+}
+
+/// Options of one `ss` rendering.
+#[derive(Clone, Debug, Default)]
+pub struct SsView {
+    pub netid: bool,
+    pub state: bool,
+    pub header: bool,
+    pub timers: bool,
+}
+
+/// Render rows as `ss` does when its output is not a terminal: each column
+/// as wide as its widest cell, addresses right-aligned against their `:`,
+/// ports left-aligned, no space before `Port` or `Process`.
+pub fn render_ss(rows: &[SockInfo], view: &SsView) -> String {
+    struct Cells {
+        netid: String,
+        state: String,
+        recv: String,
+        send: String,
+        laddr: String,
+        lport: String,
+        paddr: String,
+        pport: String,
+        extra: String,
+    }
+    let port = |a: &WireAddr, listening: bool| {
+        if a.port == 0 && (listening || ip(a).is_unspecified()) {
+            "*".to_string()
+        } else {
+            a.port.to_string()
+        }
+    };
+    let cells: Vec<Cells> = rows
+        .iter()
+        .map(|r| {
+            let listening = r.state == 10 || r.state == 7;
+            Cells {
+                netid: r.proto.clone(),
+                state: ss_state(r.state).to_string(),
+                recv: r.recv_q.to_string(),
+                send: r.send_q.to_string(),
+                laddr: ip(&r.local).to_string(),
+                lport: port(&r.local, false),
+                paddr: ip(&r.peer).to_string(),
+                pport: port(&r.peer, listening),
+                extra: match (&r.timer, view.timers) {
+                    (Some((name, ms, n)), true) => format!("timer:({name},{},{n})", ss_timer(*ms)),
+                    _ => String::new(),
+                },
+            }
+        })
+        .collect();
+    let w = |head: &str, f: &dyn Fn(&Cells) -> usize| {
+        cells.iter().map(f).max().unwrap_or(0).max(head.len())
+    };
+    let wn = w("Netid", &|c| c.netid.len());
+    let ws = w("State", &|c| c.state.len());
+    let wr = w("Recv-Q", &|c| c.recv.len()).max(6);
+    let wq = w("Send-Q", &|c| c.send.len()).max(6);
+    let wla = w("Local Address", &|c| c.laddr.len());
+    let wlp = w("Port", &|c| c.lport.len());
+    let wpa = w("Peer Address", &|c| c.paddr.len());
+    let wpp = w("Port", &|c| c.pport.len());
+    let mut out = String::new();
+    let mut line = |netid: &str,
+                    state: &str,
+                    recv: &str,
+                    send: &str,
+                    la: &str,
+                    lp: &str,
+                    pa: &str,
+                    pp: &str,
+                    extra: &str| {
+        let mut l = String::new();
+        if view.netid {
+            l.push_str(&format!("{netid:<wn$} "));
+        }
+        if view.state {
+            l.push_str(&format!("{state:<ws$} "));
+        }
+        l.push_str(&format!(
+            "{recv:<wr$} {send:<wq$} {la:>wla$}:{lp:<wlp$} {pa:>wpa$}:{pp:<wpp$}{extra}"
+        ));
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    if view.header {
+        line(
+            "Netid",
+            "State",
+            "Recv-Q",
+            "Send-Q",
+            "Local Address",
+            "Port",
+            "Peer Address",
+            "Port",
+            "Process",
+        );
+    }
+    for c in &cells {
+        let extra = if c.extra.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", c.extra)
+        };
+        line(
+            &c.netid, &c.state, &c.recv, &c.send, &c.laddr, &c.lport, &c.paddr, &c.pport, &extra,
+        );
+    }
+    out
+}
+
+/// `ss -s`: the TCP line and the transport table.
+pub fn render_ss_summary(rows: &[SockInfo]) -> String {
+    let tcp: Vec<&SockInfo> = rows.iter().filter(|r| r.proto == "tcp").collect();
+    let udp = rows.iter().filter(|r| r.proto == "udp").count();
+    let estab = tcp.iter().filter(|r| r.state == 1 || r.state == 8).count();
+    let tw = tcp.iter().filter(|r| r.state == 6).count();
+    let total = tcp.len() + udp;
+    let mut out = format!("Total: {total}\n");
+    out.push_str(&format!(
+        "TCP:   {} (estab {estab}, closed 0, orphaned 0, timewait {tw})\n\n",
+        tcp.len()
+    ));
+    out.push_str("Transport Total     IP        IPv6\n");
+    out.push_str(&format!("RAW\t  {:<9} {:<9} {:<9}\n", 0, 0, 0));
+    out.push_str(&format!("UDP\t  {:<9} {:<9} {:<9}\n", udp, udp, 0));
+    out.push_str(&format!(
+        "TCP\t  {:<9} {:<9} {:<9}\n",
+        tcp.len() - tw,
+        tcp.len() - tw,
+        0
+    ));
+    out.push_str(&format!(
+        "INET\t  {:<9} {:<9} {:<9}\n",
+        total - tw,
+        total - tw,
+        0
+    ));
+    out.push_str(&format!("FRAG\t  {:<9} {:<9} {:<9}\n", 0, 0, 0));
+    out
+}
+
+/// The classic `netstat -tan` table (net-tools `printf("%-4s  %6ld %6ld %-23s %-23s %-11s")`).
+/// LISTEN rows show Send-Q 0, as /proc/net/tcp does.
+pub fn render_netstat(rows: &[SockInfo], title: &str) -> String {
+    let mut out = format!("Active Internet connections ({title})\n");
+    out.push_str(
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n",
+    );
+    for r in rows {
+        let local = format!("{}:{}", ip(&r.local), r.local.port);
+        let peer = if r.peer.port == 0 {
+            format!("{}:*", ip(&r.peer))
+        } else {
+            format!("{}:{}", ip(&r.peer), r.peer.port)
+        };
+        let send = if r.state == 10 { 0 } else { r.send_q };
+        let state = if r.proto == "udp" {
+            ""
+        } else {
+            netstat_state(r.state)
+        };
+        let line = format!(
+            "{:<4}  {:>6} {:>6} {:<23} {:<23} {:<11}",
+            r.proto, r.recv_q, send, local, peer, state
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// net-tools' sentences for the counters netd keeps (statistics.c); `number`
+/// entries print even when zero.
+fn sentence(section: &str, name: &str) -> Option<(&'static str, bool)> {
+    Some(match (section, name) {
+        ("Ip", "InReceives") => ("%d total packets received", true),
+        ("Ip", "InHdrErrors") => ("%d with invalid headers", false),
+        ("Ip", "InAddrErrors") => ("%d with invalid addresses", false),
+        ("Ip", "InUnknownProtos") => ("%d with unknown protocol", false),
+        ("Ip", "InDiscards") => ("%d incoming packets discarded", true),
+        ("Ip", "InDelivers") => ("%d incoming packets delivered", true),
+        ("Ip", "OutRequests") => ("%d requests sent out", true),
+        ("Ip", "OutDiscards") => ("%d outgoing packets dropped", false),
+        ("Ip", "ReasmTimeout") => ("%d fragments dropped after timeout", false),
+        ("Ip", "ReasmReqds") => ("%d reassemblies required", false),
+        ("Ip", "ReasmOKs") => ("%d packets reassembled ok", false),
+        ("Ip", "ReasmFails") => ("%d packet reassemblies failed", false),
+        ("Ip", "FragOKs") => ("%d fragments received ok", false),
+        ("Ip", "FragFails") => ("%d fragments failed", false),
+        ("Ip", "FragCreates") => ("%d fragments created", false),
+        ("Icmp", "InMsgs") => ("%d ICMP messages received", true),
+        ("Icmp", "InErrors") => ("%d input ICMP message failed", true),
+        ("Icmp", "OutMsgs") => ("%d ICMP messages sent", true),
+        ("Icmp", "OutErrors") => ("%d ICMP messages failed", true),
+        ("Tcp", "ActiveOpens") => ("%d active connection openings", true),
+        ("Tcp", "PassiveOpens") => ("%d passive connection openings", true),
+        ("Tcp", "AttemptFails") => ("%d failed connection attempts", true),
+        ("Tcp", "EstabResets") => ("%d connection resets received", true),
+        ("Tcp", "CurrEstab") => ("%d connections established", true),
+        ("Tcp", "InSegs") => ("%d segments received", true),
+        ("Tcp", "OutSegs") => ("%d segments sent out", true),
+        ("Tcp", "RetransSegs") => ("%d segments retransmitted", true),
+        ("Tcp", "InErrs") => ("%d bad segments received", true),
+        ("Tcp", "OutRsts") => ("%d resets sent", true),
+        ("Udp", "InDatagrams") => ("%d packets received", true),
+        ("Udp", "NoPorts") => ("%d packets to unknown port received", true),
+        ("Udp", "InErrors") => ("%d packet receive errors", true),
+        ("Udp", "OutDatagrams") => ("%d packets sent", true),
+        ("Udp", "RcvbufErrors") => ("%d receive buffer errors", true),
+        ("Udp", "SndbufErrors") => ("%d send buffer errors", true),
+        ("TcpExt", "SyncookiesSent") => ("%d SYN cookies sent", false),
+        ("TcpExt", "SyncookiesRecv") => ("%d SYN cookies received", false),
+        ("TcpExt", "SyncookiesFailed") => ("%d invalid SYN cookies received", false),
+        ("TcpExt", "EmbryonicRsts") => ("%d resets received for embryonic SYN_RECV sockets", false),
+        ("TcpExt", "TW") => ("%d TCP sockets finished time wait in fast timer", false),
+        ("TcpExt", "TWRecycled") => ("%d time wait sockets recycled by time stamp", false),
+        ("TcpExt", "PAWSEstab") => (
+            "%d packets rejected in established connections because of timestamp",
+            false,
+        ),
+        ("TcpExt", "DelayedACKs") => ("%d delayed acks sent", false),
+        ("TcpExt", "DelayedACKLost") => ("Quick ack mode was activated %d times", false),
+        ("TcpExt", "ListenOverflows") => {
+            ("%d times the listen queue of a socket overflowed", false)
+        }
+        ("TcpExt", "ListenDrops") => ("%d SYNs to LISTEN sockets dropped", false),
+        ("TcpExt", "TCPPureAcks") => (
+            "%d acknowledgments not containing data payload received",
+            false,
+        ),
+        ("TcpExt", "TCPRenoRecovery") => (
+            "%d times recovered from packet loss due to fast retransmit",
+            false,
+        ),
+        ("TcpExt", "TCPFastRetrans") => ("%d fast retransmits", false),
+        ("TcpExt", "TCPSlowStartRetrans") => ("%d retransmits in slow start", false),
+        ("TcpExt", "TCPAbortOnData") => ("%d connections reset due to unexpected data", false),
+        ("TcpExt", "TCPAbortOnClose") => ("%d connections reset due to early user close", false),
+        ("TcpExt", "TCPAbortOnMemory") => ("%d connections aborted due to memory pressure", false),
+        ("TcpExt", "TCPAbortOnTimeout") => ("%d connections aborted due to timeout", false),
+        ("TcpExt", "TCPAbortOnLinger") => (
+            "%d connections aborted after user close in linger timeout",
+            false,
+        ),
+        _ => return None,
+    })
+}
+
+/// ICMP per-type counters go in net-tools' input/output histograms.
+fn histogram(name: &str) -> Option<(&'static str, &'static str)> {
+    Some(match name {
+        "InDestUnreachs" => ("input", "destination unreachable"),
+        "InTimeExcds" => ("input", "timeout in transit"),
+        "InEchos" => ("input", "echo requests"),
+        "InEchoReps" => ("input", "echo replies"),
+        "OutDestUnreachs" => ("output", "destination unreachable"),
+        "OutEchos" => ("output", "echo requests"),
+        "OutEchoReps" => ("output", "echo replies"),
+        _ => return None,
+    })
+}
+
+/// `netstat -s` for the sections netd has.
+pub fn render_netstat_s(counters: &[Counter]) -> String {
+    let mut sections: BTreeMap<usize, (&str, Vec<&Counter>)> = BTreeMap::new();
+    let order = ["Ip", "Icmp", "Tcp", "Udp", "TcpExt", "IpExt"];
+    for c in counters {
+        if let Some(i) = order.iter().position(|s| *s == c.section) {
+            sections
+                .entry(i)
+                .or_insert((order[i], Vec::new()))
+                .1
+                .push(c);
+        }
+    }
+    let mut out = String::new();
+    for (_, (name, cs)) in sections {
+        out.push_str(&format!("{name}:\n"));
+        for c in cs {
+            match (c.section.as_str(), c.name.as_str()) {
+                ("Ip", "Forwarding") => out.push_str(&format!("    Forwarding: {}\n", c.value)),
+                ("Icmp", n) if histogram(n).is_some() => {
+                    if let Some((dir, label)) = histogram(n) {
+                        if c.value != 0 {
+                            let head = format!("    ICMP {dir} histogram:\n");
+                            if !out.ends_with(&head) && !out.contains(&head) {
+                                out.push_str(&head);
+                            }
+                            out.push_str(&format!("        {label}: {}\n", c.value));
+                        }
+                    }
+                }
+                ("Ip", "DefaultTTL")
+                | ("Tcp", "RtoAlgorithm" | "RtoMin" | "RtoMax" | "MaxConn") => {}
+                (s, n) => match sentence(s, n) {
+                    Some((text, always)) if always || c.value != 0 => {
+                        out.push_str(&format!(
+                            "    {}\n",
+                            text.replace("%d", &c.value.to_string())
+                        ));
+                    }
+                    Some(_) => {}
+                    None if c.value != 0 => out.push_str(&format!("    {}: {}\n", c.name, c.value)),
+                    None => {}
+                },
+            }
+        }
+    }
+    out
+}
+
+/// nstat's names: the /proc prefix then the field (`TcpExtListenOverflows`).
+pub fn nstat_name(c: &Counter) -> String {
+    format!("{}{}", c.section, c.name)
+}
+
+/// Counters nstat never prints ("useless numbers" in misc/nstat.c).
+pub fn nstat_useless(name: &str) -> bool {
+    matches!(
+        name,
+        "IpForwarding"
+            | "IpDefaultTTL"
+            | "TcpRtoAlgorithm"
+            | "TcpRtoMin"
+            | "TcpRtoMax"
+            | "TcpMaxConn"
+            | "TcpCurrEstab"
+    )
+}
+
+/// One nstat line: name in 32 columns, value in 16, rate `%6.1f`.
+pub fn nstat_line(name: &str, value: i64) -> String {
+    format!("{name:<32}{value:<16}{:>6.1}", 0.0)
+}
+
+/// A shell-style pattern as nstat takes them (`*` and `?`).
+pub fn glob(pat: &str, s: &str) -> bool {
+    fn m(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => m(&p[1..], s) || (!s.is_empty() && m(p, &s[1..])),
+            (Some(b'?'), Some(_)) => m(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    m(pat.as_bytes(), s.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ss_timer;
+    use super::*;
 
     #[test]
     fn ss_timer_matches_captured_ss_output() {
@@ -47,5 +470,108 @@ mod tests {
         assert_eq!(ss_timer(200), "200ms");
         assert_eq!(ss_timer(10_500), "10sec");
         assert_eq!(ss_timer(0), "");
+    }
+
+    fn info(state: u8, local: ([u8; 4], u16), peer: ([u8; 4], u16), q: (u64, u64)) -> SockInfo {
+        SockInfo {
+            proto: "tcp".into(),
+            state,
+            local: WireAddr {
+                ip: local.0,
+                port: local.1,
+            },
+            peer: WireAddr {
+                ip: peer.0,
+                port: peer.1,
+            },
+            recv_q: q.0,
+            send_q: q.1,
+            timer: None,
+        }
+    }
+
+    #[test]
+    fn ss_lnt_layout_matches_the_captured_output() {
+        // ss-netstat.md §2.2, first two rows.
+        let rows = vec![
+            info(10, ([127, 0, 0, 1], 8080), ([0; 4], 0), (2, 1)),
+            info(10, ([0, 0, 0, 0], 9090), ([0; 4], 0), (0, 128)),
+        ];
+        let view = SsView {
+            netid: false,
+            state: true,
+            header: true,
+            timers: false,
+        };
+        let want = "State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess\n\
+                    LISTEN 2      1          127.0.0.1:8080      0.0.0.0:*\n\
+                    LISTEN 0      128          0.0.0.0:9090      0.0.0.0:*\n";
+        assert_eq!(render_ss(&rows, &view), want);
+    }
+
+    #[test]
+    fn ss_single_state_drops_the_state_column() {
+        // ss-netstat.md §2.5.
+        let rows = vec![
+            info(6, ([127, 0, 0, 1], 34824), ([127, 0, 0, 1], 7071), (0, 0)),
+            info(6, ([127, 0, 0, 1], 55880), ([127, 0, 0, 1], 9090), (0, 0)),
+        ];
+        let view = SsView {
+            netid: false,
+            state: false,
+            header: true,
+            timers: false,
+        };
+        let want = "Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n\
+                    0      0          127.0.0.1:34824    127.0.0.1:7071\n\
+                    0      0          127.0.0.1:55880    127.0.0.1:9090\n";
+        assert_eq!(render_ss(&rows, &view), want);
+    }
+
+    #[test]
+    fn netstat_rows_use_net_tools_widths_and_names() {
+        let rows = vec![info(10, ([127, 0, 0, 1], 8080), ([0; 4], 0), (2, 1))];
+        let out = render_netstat(&rows, "servers and established");
+        assert_eq!(
+            out.lines().nth(2).unwrap(),
+            "tcp        2      0 127.0.0.1:8080          0.0.0.0:*               LISTEN"
+        );
+    }
+
+    #[test]
+    fn netstat_s_uses_sentences_and_raw_names() {
+        let c = |s: &str, n: &str, v: i64| Counter {
+            section: s.into(),
+            name: n.into(),
+            value: v,
+        };
+        let out = render_netstat_s(&[
+            c("Tcp", "ActiveOpens", 27),
+            c("Tcp", "InErrs", 0),
+            c("TcpExt", "ListenOverflows", 3),
+            c("TcpExt", "TCPTimeouts", 42),
+            c("TcpExt", "TCPSynRetrans", 0),
+        ]);
+        assert_eq!(
+            out,
+            "Tcp:\n    27 active connection openings\n    0 bad segments received\nTcpExt:\n    3 times the listen queue of a socket overflowed\n    TCPTimeouts: 42\n"
+        );
+    }
+
+    #[test]
+    fn nstat_line_layout() {
+        assert_eq!(
+            nstat_line("TcpActiveOpens", 27),
+            "TcpActiveOpens                  27                 0.0"
+        );
+        assert!(glob("TcpExt*", "TcpExtListenOverflows") && !glob("Ip*", "TcpInSegs"));
+    }
+
+    #[test]
+    fn state_keywords_follow_ss() {
+        assert_eq!(ss_state_set("time-wait"), Some(vec![6]));
+        assert_eq!(ss_state_set("bucket"), Some(vec![3, 6]));
+        assert_eq!(ss_state_set("connected").unwrap().len(), 9);
+        assert_eq!(ss_state_set("nonsense"), None);
     }
 }

@@ -1,7 +1,531 @@
-//! netctl's entry point. The subcommands need netd's control socket, which
-//! arrives with the daemon; until then netctl says so and exits non-zero.
+//! netctl: `ss`, `netstat`, `nstat` and `sysctl` for netd, over its control
+//! socket, with the output formats of the Linux tools.
 
-fn main() {
-    eprintln!("netctl: netd's control protocol is not available in this build (ss, netstat and sysctl come with it)");
-    std::process::exit(2);
+use clap::{Args, Parser, Subcommand};
+use netctl::*;
+use netd::daemon::client::ControlClient;
+use netd::proto::{Counter, Request, Response, SockInfo, DEFAULT_CONTROL_PATH};
+use netd::sysctl_conf::{self, Line};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Inspect and tune netd the way ss, netstat, nstat and sysctl inspect and tune Linux.
+#[derive(Parser, Debug)]
+#[command(name = "netctl", version, about, propagate_version = true)]
+struct Cli {
+    /// netd's control socket.
+    #[arg(long, global = true, env = "NETD_SOCKET", default_value = DEFAULT_CONTROL_PATH)]
+    control: PathBuf,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Socket statistics, as iproute2's ss.
+    Ss(SsArgs),
+    /// Connections and protocol statistics, as net-tools' netstat.
+    Netstat(NetstatArgs),
+    /// Counters by /proc name, as iproute2's nstat.
+    Nstat(NstatArgs),
+    /// Read and change tunables, as procps' sysctl.
+    Sysctl(SysctlArgs),
+    /// Re-read netd's --sysctl-file files now (as SIGHUP does).
+    Reload,
+}
+
+#[derive(Args, Debug)]
+struct SsArgs {
+    /// TCP sockets.
+    #[arg(short = 't', long)]
+    tcp: bool,
+    /// UDP sockets.
+    #[arg(short = 'u', long)]
+    udp: bool,
+    /// Listening sockets only.
+    #[arg(short = 'l', long)]
+    listening: bool,
+    /// All sockets.
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Numeric addresses and ports (netctl never resolves names).
+    #[arg(short = 'n', long)]
+    numeric: bool,
+    /// Timer information.
+    #[arg(short = 'o', long)]
+    options: bool,
+    /// Summary.
+    #[arg(short = 's', long)]
+    summary: bool,
+    /// No header line.
+    #[arg(short = 'H', long = "no-header")]
+    no_header: bool,
+    /// Filter: `state NAME`, `exclude NAME`, `sport = :PORT`, `dport = :PORT`.
+    filter: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct NetstatArgs {
+    /// Protocol statistics.
+    #[arg(short = 's', long)]
+    statistics: bool,
+    /// TCP.
+    #[arg(short = 't', long)]
+    tcp: bool,
+    /// UDP.
+    #[arg(short = 'u', long)]
+    udp: bool,
+    /// Listening and non-listening sockets.
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Listening sockets only.
+    #[arg(short = 'l', long)]
+    listening: bool,
+    /// Numeric addresses (always on).
+    #[arg(short = 'n', long)]
+    numeric: bool,
+}
+
+#[derive(Args, Debug)]
+struct NstatArgs {
+    /// Absolute values, not increments since the last run.
+    #[arg(short = 'a', long)]
+    absolute: bool,
+    /// Do not update the history file.
+    #[arg(short = 's', long = "no-update")]
+    no_update: bool,
+    /// Show zero counters too.
+    #[arg(short = 'z', long)]
+    zeros: bool,
+    /// Counter name patterns (shell-style).
+    patterns: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct SysctlArgs {
+    /// Print values only.
+    #[arg(short = 'n', long)]
+    values: bool,
+    /// Print every tunable.
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Arguments are NAME=VALUE assignments.
+    #[arg(short = 'w', long)]
+    write: bool,
+    /// Load settings from a file (default /etc/netd/sysctl.conf).
+    #[arg(short = 'p', long, num_args = 0..=1, default_missing_value = "/etc/netd/sysctl.conf")]
+    load: Option<PathBuf>,
+    /// Load netd's sysctl.d directories, as sysctl --system.
+    #[arg(long)]
+    system: bool,
+    /// Ignore unknown keys.
+    #[arg(short = 'e', long)]
+    ignore: bool,
+    /// Do not echo values set.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// NAME or NAME=VALUE.
+    args: Vec<String>,
+}
+
+fn connect(path: &Path) -> Result<ControlClient, String> {
+    ControlClient::connect(path, "netctl").map_err(|e| e.to_string())
+}
+
+fn call(c: &mut ControlClient, req: Request) -> Result<Response, String> {
+    c.request(&req).map_err(|e| e.to_string())
+}
+
+fn sockets(c: &mut ControlClient) -> Result<Vec<SockInfo>, String> {
+    match call(c, Request::Sockets)? {
+        Response::Sockets(s) => Ok(s),
+        other => Err(format!("unexpected reply {other:?}")),
+    }
+}
+
+fn counters(c: &mut ControlClient) -> Result<Vec<Counter>, String> {
+    match call(c, Request::Counters)? {
+        Response::Counters(s) => Ok(s),
+        other => Err(format!("unexpected reply {other:?}")),
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.cmd {
+        Cmd::Ss(a) => ss(&cli, a),
+        Cmd::Netstat(a) => netstat(&cli, a),
+        Cmd::Nstat(a) => nstat(&cli, a),
+        Cmd::Sysctl(a) => return sysctl(&cli, a),
+        Cmd::Reload => {
+            connect(&cli.control).and_then(|mut c| match call(&mut c, Request::Reload)? {
+                Response::Ok => Ok(()),
+                Response::Error { message, .. } => Err(message),
+                other => Err(format!("unexpected reply {other:?}")),
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// ss's default selection: everything but LISTEN, UNCONN, TIME-WAIT and SYN-RECV.
+fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
+    let mut states: Option<Vec<u8>> = None;
+    let mut excluded: Vec<u8> = Vec::new();
+    let (mut sport, mut dport) = (None::<u16>, None::<u16>);
+    let mut it = a
+        .filter
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !matches!(*t, "(" | ")" | "or" | "and"));
+    while let Some(tok) = it.next() {
+        match tok {
+            "state" | "exclude" => {
+                let name = it.next().ok_or("ss: missing state name")?;
+                let set =
+                    ss_state_set(name).ok_or_else(|| format!("ss: wrong state name: {name}"))?;
+                if tok == "state" {
+                    states.get_or_insert_with(Vec::new).extend(set);
+                } else {
+                    excluded.extend(set);
+                }
+            }
+            "sport" | "dport" => {
+                let mut v = it.next().ok_or("ss: missing port")?;
+                if matches!(v, "=" | "==" | "eq") {
+                    v = it.next().ok_or("ss: missing port")?;
+                }
+                let port: u16 = v
+                    .trim_start_matches(':')
+                    .parse()
+                    .map_err(|_| format!("ss: bad port {v}"))?;
+                if tok == "sport" {
+                    sport = Some(port);
+                } else {
+                    dport = Some(port);
+                }
+            }
+            other => return Err(format!("ss: unknown filter: {other}")),
+        }
+    }
+    let default: Vec<u8> = if a.all {
+        (1..=11).collect()
+    } else if a.listening {
+        vec![10, 7]
+    } else {
+        vec![1, 2, 4, 5, 8, 9, 11]
+    };
+    let wanted: Vec<u8> = states.clone().unwrap_or(default);
+    let mut c = connect(&cli.control)?;
+    let all = sockets(&mut c)?;
+    if a.summary {
+        print!("{}", render_ss_summary(&all));
+        return Ok(());
+    }
+    let both = a.tcp == a.udp;
+    let mut rows: Vec<SockInfo> = all
+        .into_iter()
+        .filter(|r| both || (a.tcp && r.proto == "tcp") || (a.udp && r.proto == "udp"))
+        .filter(|r| wanted.contains(&r.state) && !excluded.contains(&r.state))
+        .filter(|r| sport.is_none_or(|p| r.local.port == p))
+        .filter(|r| dport.is_none_or(|p| r.peer.port == p))
+        .collect();
+    rows.sort_by_key(|r| {
+        (
+            r.proto.clone(),
+            std::cmp::Reverse(r.state == 10),
+            r.local.ip,
+            r.local.port,
+            r.peer.port,
+        )
+    });
+    if cli.json {
+        println!("{}", json(&rows));
+        return Ok(());
+    }
+    // One state selected drops the State column; -l selects LISTEN and UNCONN, so it stays (ss -lnt capture).
+    let single_state = wanted.len() == 1;
+    let view = SsView {
+        netid: both,
+        state: !single_state,
+        header: !a.no_header,
+        timers: a.options,
+    };
+    print!("{}", render_ss(&rows, &view));
+    Ok(())
+}
+
+fn netstat(cli: &Cli, a: &NetstatArgs) -> Result<(), String> {
+    let mut c = connect(&cli.control)?;
+    if a.statistics {
+        let cs = counters(&mut c)?;
+        if cli.json {
+            println!("{}", json(&cs));
+        } else {
+            print!("{}", render_netstat_s(&cs));
+        }
+        return Ok(());
+    }
+    let both = a.tcp == a.udp;
+    let rows: Vec<SockInfo> = sockets(&mut c)?
+        .into_iter()
+        .filter(|r| both || (a.tcp && r.proto == "tcp") || (a.udp && r.proto == "udp"))
+        .filter(|r| {
+            let server = r.state == 10 || (r.proto == "udp" && r.state == 7);
+            if a.listening {
+                server
+            } else {
+                a.all || !server
+            }
+        })
+        .collect();
+    if cli.json {
+        println!("{}", json(&rows));
+        return Ok(());
+    }
+    let title = if a.listening {
+        "only servers"
+    } else if a.all {
+        "servers and established"
+    } else {
+        "w/o servers"
+    };
+    print!("{}", render_netstat(&rows, title));
+    Ok(())
+}
+
+/// nstat's history: $NSTAT_HISTORY or /tmp/.nstat.u<uid>, one "name value" per line.
+fn nstat_history() -> PathBuf {
+    std::env::var_os("NSTAT_HISTORY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let uid = std::fs::metadata("/proc/self")
+                .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+                .unwrap_or(0);
+            PathBuf::from(format!("/tmp/.nstat.u{uid}"))
+        })
+}
+
+fn nstat(cli: &Cli, a: &NstatArgs) -> Result<(), String> {
+    let mut c = connect(&cli.control)?;
+    let now: Vec<(String, i64)> = counters(&mut c)?
+        .iter()
+        .map(|c| (nstat_name(c), c.value))
+        .filter(|(n, _)| !nstat_useless(n))
+        .collect();
+    let hist_path = nstat_history();
+    let history: std::collections::HashMap<String, i64> = std::fs::read_to_string(&hist_path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split_whitespace();
+            Some((p.next()?.to_string(), p.next()?.parse().ok()?))
+        })
+        .collect();
+    let shown: Vec<(String, i64)> = now
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.clone(),
+                if a.absolute {
+                    *v
+                } else {
+                    v - history.get(n).copied().unwrap_or(0)
+                },
+            )
+        })
+        .filter(|(n, v)| {
+            (a.zeros || *v != 0) && (a.patterns.is_empty() || a.patterns.iter().any(|p| glob(p, n)))
+        })
+        .collect();
+    if !a.no_update {
+        let text: String = now.iter().map(|(n, v)| format!("{n} {v}\n")).collect();
+        let _ = std::fs::write(&hist_path, text);
+    }
+    if cli.json {
+        let map: std::collections::BTreeMap<_, _> = shown.into_iter().collect();
+        println!("{}", json(&map));
+        return Ok(());
+    }
+    println!("#kernel");
+    for (n, v) in shown {
+        println!("{}", nstat_line(&n, v));
+    }
+    Ok(())
+}
+
+/// procps sysctl: messages on stderr prefixed "sysctl: ", exit 1 if anything failed.
+fn sysctl(cli: &Cli, a: &SysctlArgs) -> ExitCode {
+    let mut c = match connect(&cli.control) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sysctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut failed = false;
+    let mut json_out: Vec<(String, String)> = Vec::new();
+    let show = |k: &str, v: &str, json_out: &mut Vec<(String, String)>| {
+        if cli.json {
+            json_out.push((k.to_string(), v.to_string()));
+        } else if a.values {
+            println!("{v}");
+        } else {
+            println!("{k} = {v}");
+        }
+    };
+    let set = |c: &mut ControlClient,
+               key: &str,
+               value: &str,
+               ignore_failure: bool,
+               json_out: &mut Vec<(String, String)>|
+     -> bool {
+        match call(
+            c,
+            Request::SysctlSet {
+                name: key.into(),
+                value: value.into(),
+            },
+        ) {
+            Ok(Response::Ok) => {
+                if !a.quiet {
+                    show(key, value, json_out);
+                }
+                true
+            }
+            Ok(Response::Error { errno, message }) => {
+                if errno == 2 && a.ignore && message.starts_with("cannot stat") {
+                    return true;
+                }
+                if ignore_failure {
+                    // The newer procps wording for a `-` line: reported, not fatal.
+                    let what = message.rsplit(": ").next().unwrap_or(&message);
+                    eprintln!("sysctl: setting key \"{key}\", ignoring: {what}");
+                    return true;
+                }
+                eprintln!("sysctl: {message}");
+                false
+            }
+            Ok(other) => {
+                eprintln!("sysctl: unexpected reply {other:?}");
+                false
+            }
+            Err(e) => {
+                eprintln!("sysctl: {e}");
+                false
+            }
+        }
+    };
+    if a.all {
+        match call(&mut c, Request::SysctlAll) {
+            Ok(Response::Sysctl(kv)) => kv.iter().for_each(|(k, v)| show(k, v, &mut json_out)),
+            _ => failed = true,
+        }
+    }
+    let mut files: Vec<PathBuf> = a.load.iter().cloned().collect();
+    if a.system {
+        for dir in [
+            "/usr/lib/netd/sysctl.d",
+            "/run/netd/sysctl.d",
+            "/etc/netd/sysctl.d",
+        ] {
+            if let Ok(rd) = std::fs::read_dir(dir) {
+                let mut names: Vec<PathBuf> = rd
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                    .collect();
+                names.sort();
+                files.extend(names);
+            }
+        }
+        let main = PathBuf::from("/etc/netd/sysctl.conf");
+        if main.exists() {
+            files.push(main);
+        }
+    }
+    for f in &files {
+        let text = if f.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).unwrap_or_default()
+        } else {
+            match std::fs::read_to_string(f) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!(
+                        "sysctl: cannot open \"{}\": {}",
+                        f.display(),
+                        netd::Errno::from_code(e.raw_os_error().unwrap_or(2))
+                            .map_or("No such file or directory", |e| e.message())
+                    );
+                    failed = true;
+                    continue;
+                }
+            }
+        };
+        if a.system {
+            println!("* Applying {} ...", f.display());
+        }
+        let lines = sysctl_conf::parse(&text);
+        for l in &lines {
+            if let Line::InvalidSyntax(n) = l {
+                eprintln!(
+                    "sysctl: {}({n}): invalid syntax, continuing...",
+                    f.display()
+                );
+            }
+        }
+        for l in lines {
+            if let Line::Setting(s) = l {
+                failed |= !set(&mut c, &s.key, &s.value, s.ignore_failure, &mut json_out);
+            }
+        }
+    }
+    for arg in &a.args {
+        match arg.split_once('=') {
+            Some((k, v)) => failed |= !set(&mut c, k.trim(), v.trim(), false, &mut json_out),
+            None if a.write => {
+                eprintln!("sysctl: \"{arg}\" must be of the form name=value");
+                failed = true;
+            }
+            None => match call(&mut c, Request::SysctlGet { name: arg.clone() }) {
+                Ok(Response::Value(v)) => show(&arg.replace('/', "."), &v, &mut json_out),
+                Ok(Response::Error { message, errno }) => {
+                    if !(errno == 2 && a.ignore) {
+                        eprintln!("sysctl: {message}");
+                        failed = true;
+                    }
+                }
+                Ok(other) => {
+                    eprintln!("sysctl: unexpected reply {other:?}");
+                    failed = true;
+                }
+                Err(e) => {
+                    eprintln!("sysctl: {e}");
+                    failed = true;
+                }
+            },
+        }
+    }
+    if cli.json {
+        let map: std::collections::BTreeMap<_, _> = json_out.into_iter().collect();
+        println!("{}", json(&map));
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

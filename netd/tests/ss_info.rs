@@ -5,7 +5,7 @@ use common::*;
 use netd::proto::SockInfo;
 use netd::tcp::State;
 
-fn row<'a>(rows: &'a [SockInfo], state: State, local_port: u16) -> &'a SockInfo {
+fn row(rows: &[SockInfo], state: State, local_port: u16) -> &SockInfo {
     rows.iter()
         .find(|r| r.state == state as u8 && r.local.port == local_port)
         .unwrap_or_else(|| panic!("no {state:?} row on port {local_port}: {rows:?}"))

@@ -402,6 +402,9 @@ impl Daemon {
         let mut buf = vec![0u8; usize::from(self.opts.mtu).max(1500) + 64];
         for _ in 0..TUN_BATCH {
             match self.tun.recv(&mut buf) {
+                // netd speaks IPv4 only; the kernel's IPv6 chatter on the link
+                // (router solicitations, MLD) is not an IPv4 header error.
+                Ok(n) if n > 0 && buf[0] >> 4 == 6 => {}
                 Ok(n) => self.stack.receive(now(), &buf[..n]),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => break,

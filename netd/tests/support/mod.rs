@@ -204,7 +204,12 @@ pub fn exists(p: &Path) -> bool {
     std::fs::symlink_metadata(p).is_ok()
 }
 
-/// Build libnet.so once per test run (into its own target directory, so the
+/// netctl, built beside libnet.
+pub fn netctl() -> PathBuf {
+    libnet_dir().join("netctl")
+}
+
+/// Build libnet.so (and netctl) once per test run (into its own target directory, so the
 /// outer cargo's lock is not contended) and return the directory holding it.
 pub fn libnet_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -213,7 +218,7 @@ pub fn libnet_dir() -> PathBuf {
         let target = root.join("target").join("e2e-libnet");
         let cargo = option_env!("CARGO").unwrap_or("cargo");
         let out = Command::new(cargo)
-            .args(["build", "-p", "libnet-ffi", "--target-dir"])
+            .args(["build", "-p", "libnet-ffi", "-p", "netctl", "--target-dir"])
             .arg(&target)
             .current_dir(&root)
             .output()
