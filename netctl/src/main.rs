@@ -1,7 +1,7 @@
 //! netctl: `ss`, `netstat`, `nstat` and `sysctl` for netd, over its control
 //! socket, with the output formats of the Linux tools.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use netctl::*;
 use netd::daemon::client::ControlClient;
 use netd::proto::{Counter, Request, Response, SockInfo, DEFAULT_CONTROL_PATH};
@@ -35,6 +35,10 @@ enum Cmd {
     Sysctl(SysctlArgs),
     /// Re-read netd's --sysctl-file files now (as SIGHUP does).
     Reload,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the netctl(8) man page (roff).
+    Manpage,
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +168,19 @@ fn main() -> ExitCode {
         Cmd::Netstat(a) => netstat(&cli, a),
         Cmd::Nstat(a) => nstat(&cli, a),
         Cmd::Sysctl(a) => return sysctl(&cli, a),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "netctl",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Cmd::Manpage => clap_mangen::Man::new(Cli::command())
+            .section("8")
+            .render(&mut std::io::stdout())
+            .map_err(|e| e.to_string()),
         Cmd::Reload => {
             connect(&cli.control).and_then(|mut c| match call(&mut c, Request::Reload)? {
                 Response::Ok => Ok(()),

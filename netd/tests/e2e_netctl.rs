@@ -249,3 +249,114 @@ sys.stdin.readline()
     let _ = prog.kill();
     let _ = prog.wait();
 }
+
+/// Twenty SYNs from spoofed on-link addresses nobody answers for: netd's
+/// SYN-ACKs go unanswered, so the requests stay half-open.
+const SYN_BURST: &str = r#"
+import socket, struct, sys
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    s += s >> 16
+    return (~s) & 0xffff
+dst, port = "10.77.0.2", int(sys.argv[1])
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for i in range(20):
+    src = "10.77.0.%d" % (50 + i)
+    tcp = struct.pack("!HHIIBBHHH", 40000 + i, port, 1000 + i, 0, 5 << 4, 0x02, 65535, 0, 0)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i, 0, 64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    r.sendto(ip + tcp, (dst, 0))
+print("sent")
+"#;
+
+#[test]
+fn ss_shows_syn_recv_under_a_cookieless_syn_burst_and_time_wait() {
+    let ns = Netns::new("ssstates");
+    let netd = Netd::start(&ns, &[]);
+    assert!(run(&netd, &["sysctl", "-w", "net.ipv4.tcp_syncookies=0"])
+        .status
+        .success());
+    let exe = compile_c("experiments", &ns.dir);
+    let mut prog = ns
+        .libnet_program(&exe, &["noaccept", "7800"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(prog.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let sent = ns.exec(&["python3", "-c", SYN_BURST, "7800"]);
+    assert_eq!(
+        String::from_utf8_lossy(&sent.stdout).trim(),
+        "sent",
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // backlog 8: the SYN queue holds 9 requests; without cookies the rest are dropped.
+    let rows = stdout(&run(&netd, &["ss", "-tnoH", "state", "syn-recv"]));
+    let rows: Vec<&str> = rows.lines().collect();
+    assert_eq!(rows.len(), 9, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.starts_with("0      0")
+            && r.contains("10.77.0.2:7800")
+            && r.contains("timer:(on,")),
+        "{rows:?}"
+    );
+    let nstat = stdout(&run(&netd, &["nstat", "-as", "TcpExtTCPReqQFullDrop"]));
+    assert!(
+        nstat.contains("TcpExtTCPReqQFullDrop           11 "),
+        "{nstat}"
+    );
+    let _ = prog.kill();
+    let _ = prog.wait();
+
+    // TIME-WAIT: a libnet client that closes first.
+    let client = compile_c("sha_client", &ns.dir);
+    let server = r#"
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("10.77.0.1", 7900)); l.listen(1)
+print("listening", flush=True)
+c, _ = l.accept()
+while c.recv(4096):
+    pass
+c.close()
+"#;
+    let mut k = ns
+        .command(&["python3", "-c", server])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    line.clear();
+    BufReader::new(k.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let o = ns
+        .libnet_program(&client, &["10.77.0.1", "7900", "10"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    k.wait().unwrap();
+    let tw = stdout(&run(&netd, &["ss", "-tno", "state", "time-wait"]));
+    let mut lines = tw.lines();
+    // Four-digit peer port: no space before Process, as in the captured ss -lnt.
+    assert_eq!(
+        lines.next(),
+        Some("Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess")
+    );
+    let row = lines.next().expect(&tw);
+    assert!(
+        row.starts_with("0      0")
+            && row.contains("10.77.0.1:7900")
+            && row.contains("timer:(timewait,"),
+        "{row}"
+    );
+}
