@@ -113,6 +113,7 @@ pub struct SsView {
     pub state: bool,
     pub header: bool,
     pub timers: bool,
+    pub processes: bool,
 }
 
 /// Render rows as `ss` does when its output is not a terminal: each column
@@ -150,9 +151,20 @@ pub fn render_ss(rows: &[SockInfo], view: &SsView) -> String {
                 lport: port(&r.local, false),
                 paddr: ip(&r.peer).to_string(),
                 pport: port(&r.peer, listening),
-                extra: match (&r.timer, view.timers) {
-                    (Some((name, ms, n)), true) => format!("timer:({name},{},{n})", ss_timer(*ms)),
-                    _ => String::new(),
+                extra: {
+                    let mut e = Vec::new();
+                    if view.processes && !r.users.is_empty() {
+                        let us: Vec<String> = r
+                            .users
+                            .iter()
+                            .map(|(c, pid, fd)| format!("(\"{c}\",pid={pid},fd={fd})"))
+                            .collect();
+                        e.push(format!("users:({})", us.join(",")));
+                    }
+                    if let (Some((name, ms, n)), true) = (&r.timer, view.timers) {
+                        e.push(format!("timer:({name},{},{n})", ss_timer(*ms)));
+                    }
+                    e.join(" ")
                 },
             }
         })
@@ -487,6 +499,7 @@ mod tests {
             recv_q: q.0,
             send_q: q.1,
             timer: None,
+            users: Vec::new(),
         }
     }
 

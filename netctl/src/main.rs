@@ -64,6 +64,9 @@ struct SsArgs {
     /// Summary.
     #[arg(short = 's', long)]
     summary: bool,
+    /// The processes holding each socket.
+    #[arg(short = 'p', long)]
+    processes: bool,
     /// No header line.
     #[arg(short = 'H', long = "no-header")]
     no_header: bool,
@@ -143,8 +146,8 @@ fn call(c: &mut ControlClient, req: Request) -> Result<Response, String> {
     c.request(&req).map_err(|e| e.to_string())
 }
 
-fn sockets(c: &mut ControlClient) -> Result<Vec<SockInfo>, String> {
-    match call(c, Request::Sockets)? {
+fn sockets(c: &mut ControlClient, processes: bool) -> Result<Vec<SockInfo>, String> {
+    match call(c, Request::Sockets { processes })? {
         Response::Sockets(s) => Ok(s),
         other => Err(format!("unexpected reply {other:?}")),
     }
@@ -247,7 +250,7 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
     };
     let wanted: Vec<u8> = states.clone().unwrap_or(default);
     let mut c = connect(&cli.control)?;
-    let all = sockets(&mut c)?;
+    let all = sockets(&mut c, a.processes)?;
     if a.summary {
         print!("{}", render_ss_summary(&all));
         return Ok(());
@@ -280,6 +283,7 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
         state: !single_state,
         header: !a.no_header,
         timers: a.options,
+        processes: a.processes,
     };
     print!("{}", render_ss(&rows, &view));
     Ok(())
@@ -297,7 +301,7 @@ fn netstat(cli: &Cli, a: &NetstatArgs) -> Result<(), String> {
         return Ok(());
     }
     let both = a.tcp == a.udp;
-    let rows: Vec<SockInfo> = sockets(&mut c)?
+    let rows: Vec<SockInfo> = sockets(&mut c, false)?
         .into_iter()
         .filter(|r| both || (a.tcp && r.proto == "tcp") || (a.udp && r.proto == "udp"))
         .filter(|r| {

@@ -32,8 +32,11 @@ pub enum Request {
     Counters,
     /// Reload the `--sysctl-file`s (as SIGHUP does); uid 0 only.
     Reload,
-    /// Every socket, for `ss` and `netstat`.
-    Sockets,
+    /// Every socket, for `ss` and `netstat`; with `processes`, who holds each
+    /// libnet socket (`ss -p`).
+    Sockets {
+        processes: bool,
+    },
 
     // Socket calls (libnet). The reply to `Socket` and `Accept` carries the
     // program's end of a socketpair as SCM_RIGHTS ancillary data.
@@ -176,4 +179,7 @@ pub struct SockInfo {
     pub send_q: u64,
     /// (`on` | `keepalive` | `timewait` | `persist`, ms left, retransmissions) as `ss -o` shows.
     pub timer: Option<(String, u64, u32)>,
+    /// (command, pid, fd) of every process holding the socket's descriptor.
+    #[serde(default)]
+    pub users: Vec<(String, i32, i32)>,
 }

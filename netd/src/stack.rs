@@ -1689,6 +1689,16 @@ impl Stack {
     /// Every socket as `ss` lists it, request socks and TIME-WAIT buckets included
     /// (`tcp_diag_get_info()` for the queue columns).
     pub fn sockets_info(&self, now: Instant) -> Vec<crate::proto::SockInfo> {
+        self.sockets_info_with(now, |_| Vec::new())
+    }
+
+    /// As [`sockets_info`](Self::sockets_info), with `users` filled by the
+    /// caller for each live socket handle.
+    pub fn sockets_info_with(
+        &self,
+        now: Instant,
+        users: impl Fn(SocketHandle) -> Vec<(String, i32, i32)>,
+    ) -> Vec<crate::proto::SockInfo> {
         use crate::proto::{SockInfo, WireAddr};
         let none = WireAddr {
             ip: [0; 4],
@@ -1696,9 +1706,40 @@ impl Stack {
         };
         let left = |d: Option<Instant>| d.map_or(0, |d| d.saturating_since(now).as_millis() as u64);
         let mut out = Vec::new();
-        for s in self.sockets.values() {
+        for (&h, s) in self.sockets.iter() {
+            let start = out.len();
+            self.socket_rows(now, s, &mut out, &left, none);
+            if let Some(first) = out.get_mut(start) {
+                first.users = users(h);
+            }
+        }
+        for tw in self.timewait.values() {
+            out.push(SockInfo {
+                proto: "tcp".into(),
+                state: tw.substate as u8,
+                local: tw.tuple.local.into(),
+                peer: tw.tuple.remote.into(),
+                recv_q: 0,
+                send_q: 0,
+                timer: Some(("timewait".into(), left(Some(tw.deadline)), 0)),
+                users: Vec::new(),
+            });
+        }
+        out
+    }
+
+    fn socket_rows(
+        &self,
+        _now: Instant,
+        s: &Socket,
+        out: &mut Vec<crate::proto::SockInfo>,
+        left: &dyn Fn(Option<Instant>) -> u64,
+        none: crate::proto::WireAddr,
+    ) {
+        use crate::proto::{SockInfo, WireAddr};
+        {
             if let Some(udp) = &s.udp {
-                let Some(local) = s.local else { continue };
+                let Some(local) = s.local else { return };
                 out.push(SockInfo {
                     proto: "udp".into(),
                     state: if udp.remote.is_some() { 1 } else { 7 },
@@ -1707,8 +1748,9 @@ impl Stack {
                     recv_q: udp.rx_bytes as u64,
                     send_q: 0,
                     timer: None,
+                    users: Vec::new(),
                 });
-                continue;
+                return;
             }
             match &s.tcp {
                 TcpSock::Idle => {}
@@ -1721,6 +1763,7 @@ impl Stack {
                         recv_q: l.accept_queue.len() as u64,
                         send_q: u64::from(l.backlog),
                         timer: None,
+                        users: Vec::new(),
                     });
                     for r in l.syn_queue.values() {
                         out.push(SockInfo {
@@ -1731,12 +1774,13 @@ impl Stack {
                             recv_q: 0,
                             send_q: 0,
                             timer: Some(("on".into(), left(Some(r.deadline)), r.num_timeout)),
+                            users: Vec::new(),
                         });
                     }
                 }
                 TcpSock::Conn(t) => {
                     if t.state == State::Closed {
-                        continue;
+                        return;
                     }
                     // rcv_nxt - copied_seq: a received FIN counts one.
                     let recv_q = t.recv_buf.len() as u64 + u64::from(t.fin_received);
@@ -1772,22 +1816,11 @@ impl Stack {
                         recv_q,
                         send_q,
                         timer,
+                        users: Vec::new(),
                     });
                 }
             }
         }
-        for tw in self.timewait.values() {
-            out.push(SockInfo {
-                proto: "tcp".into(),
-                state: tw.substate as u8,
-                local: tw.tuple.local.into(),
-                peer: tw.tuple.remote.into(),
-                recv_q: 0,
-                send_q: 0,
-                timer: Some(("timewait".into(), left(Some(tw.deadline)), 0)),
-            });
-        }
-        out
     }
 
     /// All counters with their /proc section names.

@@ -360,3 +360,29 @@ c.close()
         "{row}"
     );
 }
+
+#[test]
+fn ss_p_names_the_program_holding_each_libnet_socket() {
+    let ns = Netns::new("ssp");
+    let netd = Netd::start(&ns, &[]);
+    let exe = compile_c("experiments", &ns.dir);
+    let mut prog = ns
+        .libnet_program(&exe, &["noaccept", "7950"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(prog.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid = prog.id();
+    let out = stdout(&run(&netd, &["ss", "-ltnp"]));
+    let row = out.lines().find(|l| l.contains(":7950")).expect(&out);
+    assert!(
+        row.contains(&format!("users:((\"experiments\",pid={pid},fd=")),
+        "{row}"
+    );
+    let _ = prog.kill();
+    let _ = prog.wait();
+}

@@ -661,6 +661,49 @@ impl Daemon {
         })
     }
 
+    /// Who holds each libnet socket, found as ss finds it: by scanning
+    /// /proc/PID/fd for the socketpair ends' inodes.
+    fn socket_users(&self) -> HashMap<crate::socket::SocketHandle, Vec<(String, i32, i32)>> {
+        let inodes = self.endpoints.inodes();
+        let mut users: HashMap<crate::socket::SocketHandle, Vec<(String, i32, i32)>> =
+            HashMap::new();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return users;
+        };
+        for p in procs.flatten() {
+            let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(p.path().join("comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            for fd in fds.flatten() {
+                let Ok(link) = std::fs::read_link(fd.path()) else {
+                    continue;
+                };
+                let Some(ino) = link
+                    .to_str()
+                    .and_then(|l| l.strip_prefix("socket:["))
+                    .and_then(|l| l.strip_suffix(']'))
+                    .and_then(|l| l.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                if let (Some(h), Some(n)) = (
+                    inodes.get(&ino),
+                    fd.file_name().to_str().and_then(|n| n.parse().ok()),
+                ) {
+                    users.entry(*h).or_default().push((comm.clone(), pid, n));
+                }
+            }
+        }
+        users
+    }
+
     fn handle_admin(&mut self, uid: u32, req: Request) -> Response {
         let denied = |what: &str| Response::Error {
             errno: nix::libc::EPERM,
@@ -703,7 +746,17 @@ impl Daemon {
                     })
                     .collect(),
             ),
-            Request::Sockets => Response::Sockets(self.stack.sockets_info(now())),
+            Request::Sockets { processes } => {
+                let users = if processes {
+                    self.socket_users()
+                } else {
+                    HashMap::new()
+                };
+                Response::Sockets(
+                    self.stack
+                        .sockets_info_with(now(), |h| users.get(&h).cloned().unwrap_or_default()),
+                )
+            }
             Request::Reload => {
                 if uid != 0 {
                     return denied("reload");

@@ -47,6 +47,8 @@ pub struct Endpoint {
     pub connecting: bool,
     /// CloseHint said bytes were left unread: the last close resets.
     unread_at_close: bool,
+    /// Inode of the program's end, to find its holders in /proc (`ss -p`).
+    pub app_inode: u64,
     /// netd shut both directions (reset, failed connect): its own HUP follows,
     /// so the fd leaves epoll and the program's CloseHint releases the socket.
     dead: bool,
@@ -113,6 +115,9 @@ impl Endpoints {
         };
         let (ours, theirs) = sk::socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
             .map_err(errno_of)?;
+        let app_inode = nix::sys::stat::fstat(&theirs)
+            .map(|st| st.st_ino)
+            .unwrap_or(0);
         set_nonblocking(&ours).map_err(errno_of)?;
         let id = self.next;
         self.next = self.next.wrapping_add(1).max(1);
@@ -139,6 +144,7 @@ impl Endpoints {
                 error: None,
                 connecting: false,
                 unread_at_close: false,
+                app_inode,
                 dead: false,
                 interest,
             },
@@ -152,6 +158,11 @@ impl Endpoints {
             Some(ep) if ep.token == r.token => Ok(ep),
             _ => Err(Errno::EBADF),
         }
+    }
+
+    /// (inode of the program's end, stack handle) for every endpoint.
+    pub fn inodes(&self) -> HashMap<u64, SocketHandle> {
+        self.eps.values().map(|e| (e.app_inode, e.handle)).collect()
     }
 
     pub fn id_of(&self, h: SocketHandle) -> Option<u32> {
