@@ -514,7 +514,7 @@ mod tests {
             netid: false,
             state: true,
             header: true,
-            timers: false,
+            ..SsView::default()
         };
         let want = "State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess\n\
                     LISTEN 2      1          127.0.0.1:8080      0.0.0.0:*\n\
@@ -533,7 +533,7 @@ mod tests {
             netid: false,
             state: false,
             header: true,
-            timers: false,
+            ..SsView::default()
         };
         let want = "Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n\
                     0      0          127.0.0.1:34824    127.0.0.1:7071\n\
