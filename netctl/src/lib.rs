@@ -2,7 +2,7 @@
 //! net-tools (`netstat`) and procps (`sysctl`) byte for byte where the
 //! reference captures say how they look.
 
-use netd::proto::{Counter, SockInfo, WireAddr};
+use netd::proto::{Counter, SockInfo, TcpInfo, WireAddr};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -114,6 +114,7 @@ pub struct SsView {
     pub header: bool,
     pub timers: bool,
     pub processes: bool,
+    pub info: bool,
 }
 
 /// Render rows as `ss` does when its output is not a terminal: each column
@@ -181,15 +182,15 @@ pub fn render_ss(rows: &[SockInfo], view: &SsView) -> String {
     let wpa = w("Peer Address", &|c| c.paddr.len());
     let wpp = w("Port", &|c| c.pport.len());
     let mut out = String::new();
-    let mut line = |netid: &str,
-                    state: &str,
-                    recv: &str,
-                    send: &str,
-                    la: &str,
-                    lp: &str,
-                    pa: &str,
-                    pp: &str,
-                    extra: &str| {
+    let line = |netid: &str,
+                state: &str,
+                recv: &str,
+                send: &str,
+                la: &str,
+                lp: &str,
+                pa: &str,
+                pp: &str,
+                extra: &str| {
         let mut l = String::new();
         if view.netid {
             l.push_str(&format!("{netid:<wn$} "));
@@ -200,11 +201,10 @@ pub fn render_ss(rows: &[SockInfo], view: &SsView) -> String {
         l.push_str(&format!(
             "{recv:<wr$} {send:<wq$} {la:>wla$}:{lp:<wlp$} {pa:>wpa$}:{pp:<wpp$}{extra}"
         ));
-        out.push_str(l.trim_end());
-        out.push('\n');
+        format!("{}\n", l.trim_end())
     };
     if view.header {
-        line(
+        out.push_str(&line(
             "Netid",
             "State",
             "Recv-Q",
@@ -214,19 +214,102 @@ pub fn render_ss(rows: &[SockInfo], view: &SsView) -> String {
             "Peer Address",
             "Port",
             "Process",
-        );
+        ));
     }
-    for c in &cells {
+    for (c, r) in cells.iter().zip(rows) {
         let extra = if c.extra.is_empty() {
             String::new()
         } else {
             format!(" {}", c.extra)
         };
-        line(
+        out.push_str(&line(
             &c.netid, &c.state, &c.recv, &c.send, &c.laddr, &c.lport, &c.paddr, &c.pport, &extra,
-        );
+        ));
+        if let (true, Some(i)) = (view.info, &r.info) {
+            out.push_str(&ss_info_line(i, view.timers));
+            out.push('\n');
+        }
     }
     out
+}
+
+/// C's `%g`: six significant digits, trailing zeros dropped.
+pub fn fmt_g(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = 6 - (v.abs().log10().floor() as i32 + 1);
+    let s = format!("{:.*}", digits.max(0) as usize, v);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// The `ss -i` line (`tcp_stats_print()` order; zero fields left out).
+/// With `-o`, the option flags lead.
+pub fn ss_info_line(i: &TcpInfo, with_flags: bool) -> String {
+    let ms = |us: u64| fmt_g(us as f64 / 1000.0);
+    let mut t: Vec<String> = Vec::new();
+    if with_flags {
+        if i.timestamps {
+            t.push("ts".into());
+        }
+        if i.sack {
+            t.push("sack".into());
+        }
+    }
+    t.push(i.congestion.clone());
+    if let Some((s, r)) = i.wscale {
+        t.push(format!("wscale:{s},{r}"));
+    }
+    if i.rto_us != 3_000_000 {
+        t.push(format!("rto:{}", ms(i.rto_us)));
+    }
+    if i.rtt_us != 0 {
+        t.push(format!("rtt:{}/{}", ms(i.rtt_us), ms(i.rttvar_us)));
+    }
+    if i.ato_us != 0 {
+        t.push(format!("ato:{}", ms(i.ato_us)));
+    }
+    t.push(format!("mss:{}", i.snd_mss));
+    t.push(format!("pmtu:{}", i.pmtu));
+    t.push(format!("rcvmss:{}", i.rcv_mss));
+    t.push(format!("advmss:{}", i.advmss));
+    t.push(format!("cwnd:{}", i.cwnd));
+    if let Some(ss) = i.ssthresh.filter(|s| *s < 0xffff) {
+        t.push(format!("ssthresh:{ss}"));
+    }
+    for (name, v) in [
+        ("bytes_acked", i.bytes_acked),
+        ("bytes_received", i.bytes_received),
+        ("segs_out", i.segs_out),
+        ("segs_in", i.segs_in),
+        ("data_segs_out", i.data_segs_out),
+        ("data_segs_in", i.data_segs_in),
+    ] {
+        if v != 0 {
+            t.push(format!("{name}:{v}"));
+        }
+    }
+    if i.rtt_us != 0 {
+        let bps = f64::from(i.cwnd) * f64::from(i.snd_mss) * 8.0 / (i.rtt_us as f64 / 1e6);
+        t.push(format!("send {bps:.0}bps"));
+    }
+    t.push(format!("lastsnd:{}", i.last_data_sent_ms));
+    t.push(format!("lastrcv:{}", i.last_data_recv_ms));
+    t.push(format!("lastack:{}", i.last_ack_recv_ms));
+    if i.total_retrans != 0 {
+        t.push(format!("retrans:{}/{}", i.retrans, i.total_retrans));
+    }
+    if i.min_rtt_us != 0 {
+        t.push(format!("minrtt:{}", ms(i.min_rtt_us)));
+    }
+    if i.snd_wnd != 0 {
+        t.push(format!("snd_wnd:{}", i.snd_wnd));
+    }
+    format!("\t {}", t.join(" "))
 }
 
 /// `ss -s`: the TCP line and the transport table.
@@ -500,6 +583,7 @@ mod tests {
             send_q: q.1,
             timer: None,
             users: Vec::new(),
+            info: None,
         }
     }
 
@@ -568,6 +652,44 @@ mod tests {
         assert_eq!(
             out,
             "Tcp:\n    27 active connection openings\n    0 bad segments received\nTcpExt:\n    3 times the listen queue of a socket overflowed\n    TCPTimeouts: 42\n"
+        );
+    }
+
+    #[test]
+    fn g_format_matches_c() {
+        assert_eq!(fmt_g(204.0), "204");
+        assert_eq!(fmt_g(0.013), "0.013");
+        assert_eq!(fmt_g(26112.0), "26112");
+        assert_eq!(fmt_g(0.0135), "0.0135");
+    }
+
+    #[test]
+    fn info_line_follows_ss_order() {
+        let i = TcpInfo {
+            timestamps: true,
+            sack: true,
+            congestion: "reno".into(),
+            wscale: Some((7, 7)),
+            rto_us: 204_000,
+            rtt_us: 13,
+            rttvar_us: 6,
+            snd_mss: 1448,
+            rcv_mss: 536,
+            advmss: 1460,
+            pmtu: 1500,
+            cwnd: 10,
+            bytes_acked: 1001,
+            segs_out: 3,
+            segs_in: 2,
+            snd_wnd: 70656,
+            ..TcpInfo::default()
+        };
+        let line = ss_info_line(&i, true);
+        assert!(line.starts_with("\t ts sack reno wscale:7,7 rto:204 rtt:0.013/0.006 mss:1448 pmtu:1500 rcvmss:536 advmss:1460 cwnd:10 bytes_acked:1001 segs_out:3 segs_in:2 send "), "{line}");
+        assert!(line.ends_with("snd_wnd:70656"), "{line}");
+        assert!(
+            !ss_info_line(&i, false).contains(" ts "),
+            "flags only with -o"
         );
     }
 

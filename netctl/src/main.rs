@@ -67,6 +67,9 @@ struct SsArgs {
     /// The processes holding each socket.
     #[arg(short = 'p', long)]
     processes: bool,
+    /// TCP internals (congestion control, RTT, windows, counters).
+    #[arg(short = 'i', long)]
+    info: bool,
     /// No header line.
     #[arg(short = 'H', long = "no-header")]
     no_header: bool,
@@ -284,6 +287,7 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
         header: !a.no_header,
         timers: a.options,
         processes: a.processes,
+        info: a.info,
     };
     print!("{}", render_ss(&rows, &view));
     Ok(())

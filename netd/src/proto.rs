@@ -182,4 +182,43 @@ pub struct SockInfo {
     /// (command, pid, fd) of every process holding the socket's descriptor.
     #[serde(default)]
     pub users: Vec<(String, i32, i32)>,
+    /// `ss -i`: connection internals (TCP connections only).
+    #[serde(default)]
+    pub info: Option<TcpInfo>,
+}
+
+/// What `ss -i` prints (a subset of `struct tcp_info`); times in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpInfo {
+    pub timestamps: bool,
+    pub sack: bool,
+    pub congestion: String,
+    /// (snd_wscale, rcv_wscale) when window scaling is on.
+    pub wscale: Option<(u8, u8)>,
+    pub rto_us: u64,
+    pub rtt_us: u64,
+    pub rttvar_us: u64,
+    pub ato_us: u64,
+    pub snd_mss: u32,
+    pub rcv_mss: u32,
+    pub advmss: u32,
+    pub pmtu: u32,
+    /// In segments, as Linux counts them.
+    pub cwnd: u32,
+    /// In segments; None while still "infinite".
+    pub ssthresh: Option<u32>,
+    pub bytes_acked: u64,
+    pub bytes_received: u64,
+    pub segs_out: u64,
+    pub segs_in: u64,
+    pub data_segs_out: u64,
+    pub data_segs_in: u64,
+    pub last_data_sent_ms: u64,
+    pub last_data_recv_ms: u64,
+    pub last_ack_recv_ms: u64,
+    pub retrans: u32,
+    pub total_retrans: u32,
+    pub min_rtt_us: u64,
+    pub snd_wnd: u32,
+    pub rcv_wnd: u32,
 }

@@ -1723,6 +1723,7 @@ impl Stack {
                 send_q: 0,
                 timer: Some(("timewait".into(), left(Some(tw.deadline)), 0)),
                 users: Vec::new(),
+                info: None,
             });
         }
         out
@@ -1749,6 +1750,7 @@ impl Stack {
                     send_q: 0,
                     timer: None,
                     users: Vec::new(),
+                    info: None,
                 });
                 return;
             }
@@ -1764,6 +1766,7 @@ impl Stack {
                         send_q: u64::from(l.backlog),
                         timer: None,
                         users: Vec::new(),
+                        info: None,
                     });
                     for r in l.syn_queue.values() {
                         out.push(SockInfo {
@@ -1775,6 +1778,7 @@ impl Stack {
                             send_q: 0,
                             timer: Some(("on".into(), left(Some(r.deadline)), r.num_timeout)),
                             users: Vec::new(),
+                            info: None,
                         });
                     }
                 }
@@ -1817,6 +1821,7 @@ impl Stack {
                         send_q,
                         timer,
                         users: Vec::new(),
+                        info: Some(tcp_info(t, _now, self.tx.mtu)),
                     });
                 }
             }
@@ -1892,6 +1897,46 @@ impl Stack {
 
     pub fn seq_of_isn(&self, tuple: &FourTuple, now: Instant) -> SeqNum {
         self.secrets.isn(tuple, now)
+    }
+}
+
+/// `tcp_get_info()` for `ss -i`: cwnd and ssthresh in segments, times in µs.
+fn tcp_info(t: &Tcb, now: Instant, mtu: usize) -> crate::proto::TcpInfo {
+    let us = |d: Duration| d.as_micros() as u64;
+    let ago = |then: Instant| now.saturating_since(then).as_millis() as u64;
+    let mss = t.mss.max(1);
+    crate::proto::TcpInfo {
+        timestamps: t.neg.ts_ok,
+        sack: t.neg.sack_ok,
+        congestion: "reno".into(),
+        wscale: t
+            .neg
+            .wscale_ok
+            .then_some((t.neg.snd_wscale, t.neg.rcv_wscale)),
+        rto_us: us(t.rto()),
+        rtt_us: t.rtt.srtt.map_or(0, us),
+        rttvar_us: us(t.rtt.rttvar),
+        ato_us: us(t.ack.ato),
+        snd_mss: t.mss,
+        rcv_mss: t.ack.rcv_mss,
+        advmss: u32::from(t.adv_mss),
+        pmtu: mtu as u32,
+        cwnd: t.cc.cwnd / mss,
+        ssthresh: (t.cc.ssthresh != u32::MAX).then_some(t.cc.ssthresh / mss),
+        bytes_acked: t.bytes_acked,
+        bytes_received: t.bytes_received,
+        segs_out: t.segs_out,
+        segs_in: t.segs_in,
+        data_segs_out: t.data_segs_out,
+        data_segs_in: t.data_segs_in,
+        last_data_sent_ms: ago(t.last_data_sent),
+        last_data_recv_ms: ago(t.last_data_recv),
+        last_ack_recv_ms: ago(t.last_ack_recv),
+        retrans: t.retransmits,
+        total_retrans: t.total_retrans,
+        min_rtt_us: t.rtt.min_rtt.map_or(0, us),
+        snd_wnd: t.snd_wnd,
+        rcv_wnd: t.rcv_wnd,
     }
 }
 

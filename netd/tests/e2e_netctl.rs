@@ -202,6 +202,18 @@ sys.stdin.readline()
             .all(|r| r.starts_with("0      0") && r.contains("10.77.0.2:7700")),
         "{rows:?}"
     );
+    // ss -i: each connection is followed by its TCP internals.
+    let info = stdout(&run(&netd, &["ss", "-tniH", "state", "established"]));
+    let lines: Vec<&str> = info.lines().collect();
+    assert_eq!(lines.len(), 18, "{info}");
+    for pair in lines.chunks(2) {
+        assert!(
+            pair[1].starts_with("\t reno wscale:")
+                && pair[1].contains(" mss:1448 ")
+                && pair[1].contains(" cwnd:10"),
+            "{info}"
+        );
+    }
     // The overflow shows in netstat -s with net-tools' wording, and in nstat.
     let s = stdout(&run(&netd, &["netstat", "-s"]));
     let overflow = s
