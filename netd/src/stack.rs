@@ -18,7 +18,7 @@ use crate::tcp::tcb::{Negotiated, MIN_MSS};
 use crate::tcp::timewait::{TimeWaitSock, TwAction, TIMEWAIT_LEN};
 use crate::tcp::{ChallengeLimiter, Ctx, FourTuple, Secrets, SeqNum, State, Tcb};
 use crate::time::Instant;
-use crate::udp::{UdpSock, MAX_PAYLOAD, UDP_RCVBUF};
+use crate::udp::{MAX_PAYLOAD, UDP_RCVBUF};
 use crate::wire::icmp as icmpw;
 use crate::wire::ipv4::{Ipv4Repr, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::tcp::TcpRepr;
@@ -185,7 +185,6 @@ impl Stack {
                         icmp::build(icmpw::TIME_EXCEEDED, 1, [0; 4], icmp::error_body(&first));
                     self.send_icmp(dead.src, &msg);
                 }
-                let _ = dead.dst;
             }
         }
     }
@@ -944,7 +943,8 @@ impl Stack {
         None
     }
 
-    pub fn listen(&mut self, now: Instant, h: SocketHandle, backlog: i32) -> Result<(), Errno> {
+    /// listen(); `_now` keeps every socket call's shape (time in, effects out).
+    pub fn listen(&mut self, _now: Instant, h: SocketHandle, backlog: i32) -> Result<(), Errno> {
         let somaxconn = self.sysctl.somaxconn.max(0) as u32;
         let s = self.sock(h)?;
         if s.ty != SockType::Stream {
@@ -975,7 +975,6 @@ impl Stack {
         s.tcp = TcpSock::Listen(Box::new(Listener::new(local, backlog, opts)));
         self.listeners.insert(local, h);
         self.reschedule(h);
-        let _ = now;
         Ok(())
     }
 
@@ -1889,14 +1888,6 @@ impl Stack {
     /// Bytes held for IP reassembly.
     pub fn reassembly_mem(&self) -> usize {
         self.frags.mem()
-    }
-
-    pub fn udp_socket(&self, h: SocketHandle) -> Option<&UdpSock> {
-        self.sockets.get(&h)?.udp.as_ref()
-    }
-
-    pub fn seq_of_isn(&self, tuple: &FourTuple, now: Instant) -> SeqNum {
-        self.secrets.isn(tuple, now)
     }
 }
 

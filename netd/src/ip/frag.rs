@@ -33,7 +33,6 @@ struct FragQueue {
 /// A queue that timed out: who to tell, with what (RFC 792 time exceeded, code 1).
 pub struct Expired {
     pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
     pub first: Option<Vec<u8>>,
 }
 
@@ -171,7 +170,6 @@ impl Reassembly {
                 mib.reasm_fails += 1;
                 out.push(Expired {
                     src: key.src,
-                    dst: key.dst,
                     first: q.first,
                 });
             }
