@@ -115,23 +115,26 @@ pub struct SsView {
     pub timers: bool,
     pub processes: bool,
     pub info: bool,
+    pub details: bool,
 }
 
-/// Render rows as `ss` does when its output is not a terminal: each column
-/// as wide as its widest cell, addresses right-aligned against their `:`,
-/// ports left-aligned, no space before `Port` or `Process`.
+/// One `ss` column: alignment, the delimiter printed before it (not before
+/// the first column of a line) and its cells, header first when shown.
+struct Column {
+    right: bool,
+    ldelim: &'static str,
+    cells: Vec<String>,
+}
+
+/// Render rows as `ss` does. `screen` is the terminal width when stdout is a
+/// tty: the spare width of the line is spread evenly over the columns, the
+/// remainder one column at a time from the right (`render_calc_width()`);
+/// without one, every column is as wide as its widest cell.
 pub fn render_ss(rows: &[SockInfo], view: &SsView) -> String {
-    struct Cells {
-        netid: String,
-        state: String,
-        recv: String,
-        send: String,
-        laddr: String,
-        lport: String,
-        paddr: String,
-        pport: String,
-        extra: String,
-    }
+    render_ss_width(rows, view, None)
+}
+
+pub fn render_ss_width(rows: &[SockInfo], view: &SsView, screen: Option<usize>) -> String {
     let port = |a: &WireAddr, listening: bool| {
         if a.port == 0 && (listening || ip(a).is_unspecified()) {
             "*".to_string()
@@ -139,93 +142,137 @@ pub fn render_ss(rows: &[SockInfo], view: &SsView) -> String {
             a.port.to_string()
         }
     };
-    let cells: Vec<Cells> = rows
-        .iter()
-        .map(|r| {
-            let listening = r.state == 10 || r.state == 7;
-            Cells {
-                netid: r.proto.clone(),
-                state: ss_state(r.state).to_string(),
-                recv: r.recv_q.to_string(),
-                send: r.send_q.to_string(),
-                laddr: ip(&r.local).to_string(),
-                lport: port(&r.local, false),
-                paddr: ip(&r.peer).to_string(),
-                pport: port(&r.peer, listening),
-                extra: {
-                    let mut e = Vec::new();
-                    if view.processes && !r.users.is_empty() {
-                        let us: Vec<String> = r
-                            .users
-                            .iter()
-                            .map(|(c, pid, fd)| format!("(\"{c}\",pid={pid},fd={fd})"))
-                            .collect();
-                        e.push(format!("users:({})", us.join(",")));
-                    }
-                    if let (Some((name, ms, n)), true) = (&r.timer, view.timers) {
-                        e.push(format!("timer:({name},{},{n})", ss_timer(*ms)));
-                    }
-                    e.join(" ")
-                },
-            }
-        })
-        .collect();
-    let w = |head: &str, f: &dyn Fn(&Cells) -> usize| {
-        cells.iter().map(f).max().unwrap_or(0).max(head.len())
+    let col = |right: bool, ldelim: &'static str, head: &str| Column {
+        right,
+        ldelim,
+        cells: if view.header {
+            vec![head.to_string()]
+        } else {
+            Vec::new()
+        },
     };
-    let wn = w("Netid", &|c| c.netid.len());
-    let ws = w("State", &|c| c.state.len());
-    let wr = w("Recv-Q", &|c| c.recv.len()).max(6);
-    let wq = w("Send-Q", &|c| c.send.len()).max(6);
-    let wla = w("Local Address", &|c| c.laddr.len());
-    let wlp = w("Port", &|c| c.lport.len());
-    let wpa = w("Peer Address", &|c| c.paddr.len());
-    let wpp = w("Port", &|c| c.pport.len());
-    let mut out = String::new();
-    let line = |netid: &str,
-                state: &str,
-                recv: &str,
-                send: &str,
-                la: &str,
-                lp: &str,
-                pa: &str,
-                pp: &str,
-                extra: &str| {
-        let mut l = String::new();
+    let mut cols: Vec<Column> = Vec::new();
+    if view.netid {
+        cols.push(col(false, " ", "Netid"));
+    }
+    if view.state {
+        cols.push(col(false, " ", "State"));
+    }
+    cols.push(col(false, " ", "Recv-Q"));
+    cols.push(col(false, " ", "Send-Q"));
+    cols.push(col(true, " ", "Local Address:"));
+    cols.push(col(false, "", "Port"));
+    cols.push(col(true, " ", "Peer Address:"));
+    cols.push(col(false, "", "Port"));
+    cols.push(col(false, "", "Process"));
+    for r in rows {
+        let listening = r.state == 10 || r.state == 7;
+        let mut extra = String::new();
+        if view.processes && !r.users.is_empty() {
+            let us: Vec<String> = r
+                .users
+                .iter()
+                .map(|(c, pid, fd)| format!("(\"{c}\",pid={pid},fd={fd})"))
+                .collect();
+            extra.push_str(&format!(" users:({})", us.join(",")));
+        }
+        if let (Some((name, ms, n)), true) = (&r.timer, view.timers) {
+            extra.push_str(&format!(" timer:({name},{},{n})", ss_timer(*ms)));
+        }
+        if view.details {
+            // sock_details_print(): uid only when non-zero, then inode and socket id.
+            if r.uid != 0 {
+                extra.push_str(&format!(" uid:{}", r.uid));
+            }
+            extra.push_str(&format!(" ino:{} sk:{:x}", r.ino, r.sk));
+        }
+        let mut cells = Vec::new();
         if view.netid {
-            l.push_str(&format!("{netid:<wn$} "));
+            cells.push(r.proto.clone());
         }
         if view.state {
-            l.push_str(&format!("{state:<ws$} "));
+            cells.push(ss_state(r.state).to_string());
         }
-        l.push_str(&format!(
-            "{recv:<wr$} {send:<wq$} {la:>wla$}:{lp:<wlp$} {pa:>wpa$}:{pp:<wpp$}{extra}"
-        ));
-        format!("{}\n", l.trim_end())
-    };
-    if view.header {
-        out.push_str(&line(
-            "Netid",
-            "State",
-            "Recv-Q",
-            "Send-Q",
-            "Local Address",
-            "Port",
-            "Peer Address",
-            "Port",
-            "Process",
-        ));
+        // Queues are printed "%-6d", so they are at least six wide.
+        cells.push(format!("{:<6}", r.recv_q));
+        cells.push(format!("{:<6}", r.send_q));
+        cells.push(format!("{}:", ip(&r.local)));
+        cells.push(port(&r.local, false));
+        cells.push(format!("{}:", ip(&r.peer)));
+        cells.push(port(&r.peer, listening));
+        cells.push(extra);
+        for (c, v) in cols.iter_mut().zip(cells) {
+            c.cells.push(v);
+        }
     }
-    for (c, r) in cells.iter().zip(rows) {
-        let extra = if c.extra.is_empty() {
-            String::new()
+    // First pass: content width, plus the delimiter for all but the first column.
+    let mut widths: Vec<usize> = Vec::new();
+    let mut first = true;
+    for c in &cols {
+        let max = c.cells.iter().map(|v| v.chars().count()).max().unwrap_or(0);
+        let w = if !first && max > 0 {
+            max + c.ldelim.len()
         } else {
-            format!(" {}", c.extra)
+            max
         };
-        out.push_str(&line(
-            &c.netid, &c.state, &c.recv, &c.send, &c.laddr, &c.lport, &c.paddr, &c.pport, &extra,
-        ));
-        if let (true, Some(i)) = (view.info, &r.info) {
+        if w > 0 {
+            first = false;
+        }
+        widths.push(w);
+    }
+    // Second pass (a terminal only): spread the spare width over the line.
+    if let Some(screen) = screen {
+        let used: Vec<usize> = (0..cols.len()).filter(|&i| widths[i] > 0).collect();
+        let len: usize = used.iter().map(|&i| widths[i]).sum();
+        if len < screen && !used.is_empty() {
+            let pad = screen - len;
+            let (spacing, mut rem) = (pad / used.len(), pad % used.len());
+            for &i in used.iter().rev() {
+                widths[i] += spacing;
+                if rem > 0 {
+                    widths[i] += 1;
+                    rem -= 1;
+                }
+            }
+        }
+    }
+    let nrows = cols.first().map_or(0, |c| c.cells.len());
+    let mut out = String::new();
+    for row in 0..nrows {
+        let mut line = String::new();
+        let mut started = false;
+        for (c, &w) in cols.iter().zip(&widths) {
+            if w == 0 {
+                continue;
+            }
+            let mut printed = 0;
+            if started {
+                line.push_str(c.ldelim);
+                printed = c.ldelim.len();
+            }
+            started = true;
+            let v = &c.cells[row];
+            let n = v.chars().count();
+            if c.right {
+                line.push_str(&" ".repeat(w.saturating_sub(n + printed)));
+                line.push_str(v);
+            } else {
+                line.push_str(v);
+                line.push_str(&" ".repeat(w.saturating_sub(n + printed)));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        let data_row = if view.header {
+            row.checked_sub(1)
+        } else {
+            Some(row)
+        };
+        if let Some(i) = data_row
+            .and_then(|i| rows.get(i))
+            .and_then(|r| r.info.as_ref())
+            .filter(|_| view.info)
+        {
             out.push_str(&ss_info_line(i, view.timers));
             out.push('\n');
         }
@@ -584,6 +631,9 @@ mod tests {
             timer: None,
             users: Vec::new(),
             info: None,
+            sk: 0,
+            uid: 0,
+            ino: 0,
         }
     }
 
@@ -623,6 +673,24 @@ mod tests {
                     0      0          127.0.0.1:34824    127.0.0.1:7071\n\
                     0      0          127.0.0.1:55880    127.0.0.1:9090\n";
         assert_eq!(render_ss(&rows, &view), want);
+    }
+
+    #[test]
+    fn on_a_terminal_spare_width_is_spread_over_the_columns() {
+        // ss-netstat.md §4.5: the same listeners rendered on a 100-column terminal.
+        let rows = vec![
+            info(10, ([127, 0, 0, 1], 8080), ([0; 4], 0), (2, 1)),
+            info(10, ([0, 0, 0, 0], 9090), ([0; 4], 0), (0, 128)),
+        ];
+        let view = SsView {
+            header: true,
+            ..SsView::default()
+        };
+        let out = render_ss_width(&rows, &view, Some(100));
+        let want = "Recv-Q       Send-Q             Local Address:Port             Peer Address:Port      Process\n\
+                    2            1                      127.0.0.1:8080                  0.0.0.0:*\n\
+                    0            128                      0.0.0.0:9090                  0.0.0.0:*\n";
+        assert_eq!(out, want);
     }
 
     #[test]

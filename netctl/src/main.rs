@@ -70,6 +70,9 @@ struct SsArgs {
     /// TCP internals (congestion control, RTT, windows, counters).
     #[arg(short = 'i', long)]
     info: bool,
+    /// Extended details: uid, inode, socket id.
+    #[arg(short = 'e', long)]
+    extended: bool,
     /// No header line.
     #[arg(short = 'H', long = "no-header")]
     no_header: bool,
@@ -288,9 +291,25 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
         timers: a.options,
         processes: a.processes,
         info: a.info,
+        details: a.extended,
     };
-    print!("{}", render_ss(&rows, &view));
+    print!("{}", render_ss_width(&rows, &view, terminal_width()));
     Ok(())
+}
+
+/// The terminal's width when stdout is one (ss spreads columns over it).
+fn terminal_width() -> Option<usize> {
+    // SAFETY: isatty and TIOCGWINSZ only read stdout's state into a local struct.
+    unsafe {
+        if libc::isatty(libc::STDOUT_FILENO) != 1 {
+            return None;
+        }
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0 {
+            return Some(usize::from(ws.ws_col));
+        }
+    }
+    None
 }
 
 fn netstat(cli: &Cli, a: &NetstatArgs) -> Result<(), String> {

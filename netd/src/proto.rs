@@ -185,6 +185,14 @@ pub struct SockInfo {
     /// `ss -i`: connection internals (TCP connections only).
     #[serde(default)]
     pub info: Option<TcpInfo>,
+    /// `ss -e`: netd's socket id (0 for request socks and TIME-WAIT), the
+    /// uid that created it and the inode of the program's descriptor.
+    #[serde(default)]
+    pub sk: u64,
+    #[serde(default)]
+    pub uid: u32,
+    #[serde(default)]
+    pub ino: u64,
 }
 
 /// What `ss -i` prints (a subset of `struct tcp_info`); times in microseconds.

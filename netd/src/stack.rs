@@ -1687,17 +1687,8 @@ impl Stack {
 
     /// Every socket as `ss` lists it, request socks and TIME-WAIT buckets included
     /// (`tcp_diag_get_info()` for the queue columns).
+    /// Rows carry the socket's handle id in `sk`; who holds it is the daemon's to add.
     pub fn sockets_info(&self, now: Instant) -> Vec<crate::proto::SockInfo> {
-        self.sockets_info_with(now, |_| Vec::new())
-    }
-
-    /// As [`sockets_info`](Self::sockets_info), with `users` filled by the
-    /// caller for each live socket handle.
-    pub fn sockets_info_with(
-        &self,
-        now: Instant,
-        users: impl Fn(SocketHandle) -> Vec<(String, i32, i32)>,
-    ) -> Vec<crate::proto::SockInfo> {
         use crate::proto::{SockInfo, WireAddr};
         let none = WireAddr {
             ip: [0; 4],
@@ -1709,7 +1700,7 @@ impl Stack {
             let start = out.len();
             self.socket_rows(now, s, &mut out, &left, none);
             if let Some(first) = out.get_mut(start) {
-                first.users = users(h);
+                first.sk = u64::from(h.0);
             }
         }
         for tw in self.timewait.values() {
@@ -1723,6 +1714,9 @@ impl Stack {
                 timer: Some(("timewait".into(), left(Some(tw.deadline)), 0)),
                 users: Vec::new(),
                 info: None,
+                sk: 0,
+                uid: 0,
+                ino: 0,
             });
         }
         out
@@ -1750,6 +1744,9 @@ impl Stack {
                     timer: None,
                     users: Vec::new(),
                     info: None,
+                    sk: 0,
+                    uid: 0,
+                    ino: 0,
                 });
                 return;
             }
@@ -1766,6 +1763,9 @@ impl Stack {
                         timer: None,
                         users: Vec::new(),
                         info: None,
+                        sk: 0,
+                        uid: 0,
+                        ino: 0,
                     });
                     for r in l.syn_queue.values() {
                         out.push(SockInfo {
@@ -1778,6 +1778,9 @@ impl Stack {
                             timer: Some(("on".into(), left(Some(r.deadline)), r.num_timeout)),
                             users: Vec::new(),
                             info: None,
+                            sk: 0,
+                            uid: 0,
+                            ino: 0,
                         });
                     }
                 }
@@ -1821,6 +1824,9 @@ impl Stack {
                         timer,
                         users: Vec::new(),
                         info: Some(tcp_info(t, _now, self.tx.mtu)),
+                        sk: 0,
+                        uid: 0,
+                        ino: 0,
                     });
                 }
             }

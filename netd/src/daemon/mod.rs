@@ -526,7 +526,7 @@ impl Daemon {
                     Ok(h) => h,
                     Err(e) => return Reply::Now(err(e)),
                 };
-                return match self.endpoints.create(&self.epoll, h, stream) {
+                return match self.endpoints.create(&self.epoll, h, stream, uid) {
                     Ok((sock, fd)) => Reply::WithFd(Response::Socket { sock }, fd),
                     Err(e) => {
                         let _ = self.stack.close(t, h);
@@ -574,7 +574,7 @@ impl Daemon {
                     Err(e) => Err(e),
                     Ok((child, peer)) => {
                         self.endpoints.accepted(sock);
-                        return match self.endpoints.create(&self.epoll, child, true) {
+                        return match self.endpoints.create(&self.epoll, child, true, uid) {
                             Ok((new, fd)) => {
                                 self.endpoints.wake(child, &mut self.stack, t, &self.epoll);
                                 Reply::WithFd(
@@ -752,10 +752,16 @@ impl Daemon {
                 } else {
                     HashMap::new()
                 };
-                Response::Sockets(
-                    self.stack
-                        .sockets_info_with(now(), |h| users.get(&h).cloned().unwrap_or_default()),
-                )
+                let mut rows = self.stack.sockets_info(now());
+                for r in rows.iter_mut().filter(|r| r.sk != 0) {
+                    let h = crate::socket::SocketHandle(r.sk as u32);
+                    if let Some((uid, ino)) = self.endpoints.owner(h) {
+                        r.uid = uid;
+                        r.ino = ino;
+                    }
+                    r.users = users.get(&h).cloned().unwrap_or_default();
+                }
+                Response::Sockets(rows)
             }
             Request::Reload => {
                 if uid != 0 {

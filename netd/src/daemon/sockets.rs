@@ -49,6 +49,8 @@ pub struct Endpoint {
     unread_at_close: bool,
     /// Inode of the program's end, to find its holders in /proc (`ss -p`).
     pub app_inode: u64,
+    /// uid of the client that created the socket (`ss -e`).
+    pub uid: u32,
     /// netd shut both directions (reset, failed connect): its own HUP follows,
     /// so the fd leaves epoll and the program's CloseHint releases the socket.
     dead: bool,
@@ -107,6 +109,7 @@ impl Endpoints {
         epoll: &Epoll,
         handle: SocketHandle,
         stream: bool,
+        uid: u32,
     ) -> Result<(SockRef, OwnedFd), Errno> {
         let ty = if stream {
             sk::SockType::Stream
@@ -145,6 +148,7 @@ impl Endpoints {
                 connecting: false,
                 unread_at_close: false,
                 app_inode,
+                uid,
                 dead: false,
                 interest,
             },
@@ -163,6 +167,12 @@ impl Endpoints {
     /// (inode of the program's end, stack handle) for every endpoint.
     pub fn inodes(&self) -> HashMap<u64, SocketHandle> {
         self.eps.values().map(|e| (e.app_inode, e.handle)).collect()
+    }
+
+    /// (uid, inode) of the endpoint wrapping stack socket `h`.
+    pub fn owner(&self, h: SocketHandle) -> Option<(u32, u64)> {
+        let id = self.by_handle.get(&h)?;
+        self.eps.get(id).map(|e| (e.uid, e.app_inode))
     }
 
     pub fn id_of(&self, h: SocketHandle) -> Option<u32> {
