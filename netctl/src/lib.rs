@@ -116,6 +116,36 @@ pub struct SsView {
     pub processes: bool,
     pub info: bool,
     pub details: bool,
+    /// Port names by (protocol, port), empty with -n.
+    pub services: std::collections::HashMap<(String, u16), String>,
+}
+
+/// /etc/services as ss consults it: port names per protocol, except ports in
+/// the ephemeral range (`is_ephemeral()`), which are never named.
+pub fn parse_services(
+    text: &str,
+    ephemeral: (u16, u16),
+) -> std::collections::HashMap<(String, u16), String> {
+    let mut out = std::collections::HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut f = line.split_whitespace();
+        let (Some(name), Some(pp)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let Some((port, proto)) = pp.split_once('/') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        if (ephemeral.0..=ephemeral.1).contains(&port) {
+            continue;
+        }
+        out.entry((proto.to_string(), port))
+            .or_insert_with(|| name.to_string());
+    }
+    out
 }
 
 /// One `ss` column: alignment, the delimiter printed before it (not before
@@ -135,11 +165,14 @@ pub fn render_ss(rows: &[SockInfo], view: &SsView) -> String {
 }
 
 pub fn render_ss_width(rows: &[SockInfo], view: &SsView, screen: Option<usize>) -> String {
-    let port = |a: &WireAddr, listening: bool| {
+    let port = |a: &WireAddr, listening: bool, proto: &str| {
         if a.port == 0 && (listening || ip(a).is_unspecified()) {
             "*".to_string()
         } else {
-            a.port.to_string()
+            view.services
+                .get(&(proto.to_string(), a.port))
+                .cloned()
+                .unwrap_or_else(|| a.port.to_string())
         }
     };
     let col = |right: bool, ldelim: &'static str, head: &str| Column {
@@ -197,9 +230,9 @@ pub fn render_ss_width(rows: &[SockInfo], view: &SsView, screen: Option<usize>) 
         cells.push(format!("{:<6}", r.recv_q));
         cells.push(format!("{:<6}", r.send_q));
         cells.push(format!("{}:", ip(&r.local)));
-        cells.push(port(&r.local, false));
+        cells.push(port(&r.local, false, &r.proto));
         cells.push(format!("{}:", ip(&r.peer)));
-        cells.push(port(&r.peer, listening));
+        cells.push(port(&r.peer, listening, &r.proto));
         cells.push(extra);
         for (c, v) in cols.iter_mut().zip(cells) {
             c.cells.push(v);
@@ -691,6 +724,33 @@ mod tests {
                     2            1                      127.0.0.1:8080                  0.0.0.0:*\n\
                     0            128                      0.0.0.0:9090                  0.0.0.0:*\n";
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn ports_are_named_from_services_except_ephemeral_ones() {
+        let names = parse_services(
+            "http-alt\t8080/tcp\twebcache  # WWW caching\nfoo 40000/tcp\nhttp 80/tcp www\n",
+            (32768, 60999),
+        );
+        assert_eq!(
+            names.get(&("tcp".to_string(), 8080)).map(String::as_str),
+            Some("http-alt")
+        );
+        assert!(
+            !names.contains_key(&("tcp".to_string(), 40000)),
+            "ephemeral ports keep their numbers"
+        );
+        let rows = vec![info(10, ([127, 0, 0, 1], 8080), ([0; 4], 0), (2, 1))];
+        let view = SsView {
+            state: true,
+            header: false,
+            services: names,
+            ..SsView::default()
+        };
+        assert_eq!(
+            render_ss(&rows, &view),
+            "LISTEN 2      1      127.0.0.1:http-alt 0.0.0.0:*\n"
+        );
     }
 
     #[test]

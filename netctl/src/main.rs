@@ -55,7 +55,7 @@ struct SsArgs {
     /// All sockets.
     #[arg(short = 'a', long)]
     all: bool,
-    /// Numeric addresses and ports (netctl never resolves names).
+    /// Numeric ports (otherwise named from /etc/services, as ss does; addresses stay numeric).
     #[arg(short = 'n', long)]
     numeric: bool,
     /// Timer information.
@@ -292,6 +292,27 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
         processes: a.processes,
         info: a.info,
         details: a.extended,
+        services: if a.numeric {
+            Default::default()
+        } else {
+            // ss never names ports in the ephemeral range: netd's own range here.
+            let range = match call(
+                &mut c,
+                Request::SysctlGet {
+                    name: "net.ipv4.ip_local_port_range".into(),
+                },
+            ) {
+                Ok(Response::Value(v)) => {
+                    let mut it = v.split_whitespace().filter_map(|x| x.parse::<u16>().ok());
+                    (it.next().unwrap_or(32768), it.next().unwrap_or(60999))
+                }
+                _ => (32768, 60999),
+            };
+            parse_services(
+                &std::fs::read_to_string("/etc/services").unwrap_or_default(),
+                range,
+            )
+        },
     };
     print!("{}", render_ss_width(&rows, &view, terminal_width()));
     Ok(())
