@@ -212,3 +212,42 @@ fn unknown_key_and_invalid_value_get_procps_messages() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn watchdog_pings_come_from_the_loop_when_systemd_asks() {
+    let ns = Netns::new("watchdog");
+    let notify_path = ns.dir.join("notify.sock");
+    let control = ns.dir.join("netd.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let ctl = control.to_string_lossy().into_owned();
+    let mut child = ns
+        .command(&[env!("CARGO_BIN_EXE_netd"), "--control", &ctl])
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "400000")
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 512];
+    while std::time::Instant::now() < end
+        && seen
+            .iter()
+            .filter(|m: &&String| m.contains("WATCHDOG=1"))
+            .count()
+            < 3
+    {
+        if let Ok(n) = notify.recv(&mut buf) {
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.iter().any(|m| m.starts_with("READY=1")), "{seen:?}");
+    assert!(
+        seen.iter().filter(|m| m.contains("WATCHDOG=1")).count() >= 3,
+        "{seen:?}"
+    );
+}

@@ -110,6 +110,8 @@ struct Daemon {
     endpoints: Endpoints,
     /// Blocking connect()s waiting for their handshake: (client, socket).
     waiters: Vec<(u64, SockRef)>,
+    /// The last STATUS= sent, and when (at most one a second).
+    last_status: (String, std::time::Instant),
 }
 
 /// What a request produces.
@@ -180,6 +182,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         last_watchdog: std::time::Instant::now(),
         endpoints: Endpoints::new(seed()),
         waiters: Vec::new(),
+        last_status: (String::new(), std::time::Instant::now()),
     };
     if d.opts.verbose {
         eprintln!(
@@ -294,6 +297,7 @@ impl Daemon {
             self.answer_waiters();
             self.flush_tun();
             self.watchdog();
+            self.status();
             if stop {
                 return Ok(());
             }
@@ -379,6 +383,22 @@ impl Daemon {
                 self.notifier.send("WATCHDOG=1");
                 self.last_watchdog = std::time::Instant::now();
             }
+        }
+    }
+
+    /// STATUS= for `systemctl status`: connection counts, when they change, at most once a second.
+    fn status(&mut self) {
+        let status = format!(
+            "{} established connections, {} libnet sockets, control {}",
+            self.stack.curr_estab(),
+            self.endpoints.len(),
+            self.opts.control.display()
+        );
+        if status != self.last_status.0
+            && self.last_status.1.elapsed() >= std::time::Duration::from_secs(1)
+        {
+            self.notifier.send(&format!("STATUS={status}"));
+            self.last_status = (status, std::time::Instant::now());
         }
     }
 

@@ -1,0 +1,78 @@
+//! The install path: dist/install.sh into a temporary prefix, then a C
+//! program built with `pkg-config --cflags --libs libnet` runs against the
+//! installed libnet.so (by its rpath, not Debian's libnet1).
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn install_into_a_prefix_and_build_with_pkg_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let prefix = std::env::temp_dir().join(format!("netd-prefix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&prefix);
+    // A debug build in its own target directory: no contention with this cargo.
+    let out = Command::new(root.join("dist/install.sh"))
+        .arg(&prefix)
+        .env("PROFILE", "debug")
+        .env("CARGO_TARGET_DIR", root.join("target/e2e-libnet"))
+        .env("CARGO", option_env!("CARGO").unwrap_or("cargo"))
+        .output()
+        .expect("run dist/install.sh");
+    assert!(
+        out.status.success(),
+        "install.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "sbin/netd",
+        "bin/netctl",
+        "lib/libnet.so",
+        "lib/libnet.a",
+        "include/libnet.h",
+        "lib/pkgconfig/libnet.pc",
+        "lib/systemd/system/netd.service",
+        "share/man/man8/netctl.8",
+        "share/bash-completion/completions/netctl",
+    ] {
+        assert!(prefix.join(f).exists(), "{f} not installed");
+    }
+    let unit = std::fs::read_to_string(prefix.join("lib/systemd/system/netd.service")).unwrap();
+    assert!(unit.contains(&format!("ExecStart={}/sbin/netd", prefix.display())));
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "libnet"])
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .output()
+        .expect("pkg-config");
+    let flags = String::from_utf8(flags.stdout).unwrap();
+    assert!(
+        !flags.split_whitespace().any(|f| f == "-lnet"),
+        "never a bare -lnet: {flags}"
+    );
+    let exe = prefix.join("version");
+    let cc = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "gcc -o {} {} {}",
+            exe.display(),
+            root.join("tests/c/version.c").display(),
+            flags.trim()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let ldd = String::from_utf8(Command::new("ldd").arg(&exe).output().unwrap().stdout).unwrap();
+    assert!(
+        ldd.contains(&format!("{}/lib/libnet.so", prefix.display())),
+        "{ldd}"
+    );
+    let run = Command::new(&exe).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = std::fs::remove_dir_all(&prefix);
+}
