@@ -1,6 +1,6 @@
 //! netd: the daemon. Owns a TUN device and the stack; serves the control socket.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use netd::daemon::{self, Options};
 use netd::proto::DEFAULT_CONTROL_PATH;
 use std::net::Ipv4Addr;
@@ -35,6 +35,9 @@ struct Cli {
     /// What to print on stderr: error, warn or info.
     #[arg(long, default_value = "info", value_parser = ["error", "warn", "info"])]
     log_level: String,
+    /// Print the netd(8) man page (roff) and exit; used by dist/install.sh.
+    #[arg(long, hide = true)]
+    manpage: bool,
 }
 
 fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
@@ -52,6 +55,18 @@ fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.manpage {
+        return match clap_mangen::Man::new(Cli::command())
+            .section("8")
+            .render(&mut std::io::stdout())
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("netd: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let opts = Options {
         tun: cli.tun,
         address: cli.address,

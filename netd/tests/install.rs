@@ -31,11 +31,16 @@ fn install_into_a_prefix_and_build_with_pkg_config() {
         "include/libnet.h",
         "lib/pkgconfig/libnet.pc",
         "lib/systemd/system/netd.service",
+        "share/man/man8/netd.8",
         "share/man/man8/netctl.8",
         "share/bash-completion/completions/netctl",
+        "lib/python3/dist-packages/libnet.py",
     ] {
         assert!(prefix.join(f).exists(), "{f} not installed");
     }
+    let man = std::fs::read_to_string(prefix.join("share/man/man8/netd.8")).unwrap();
+    assert!(man.contains(".TH netd 8"), "netd.8 is not roff");
+    assert!(man.contains("sysctl\\-file"), "netd.8 lacks --sysctl-file");
     let unit = std::fs::read_to_string(prefix.join("lib/systemd/system/netd.service")).unwrap();
     assert!(unit.contains(&format!("ExecStart={}/sbin/netd", prefix.display())));
     let flags = Command::new("pkg-config")
@@ -73,6 +78,22 @@ fn install_into_a_prefix_and_build_with_pkg_config() {
     assert_eq!(
         String::from_utf8_lossy(&run.stdout).trim(),
         env!("CARGO_PKG_VERSION")
+    );
+    // The installed Python module loads this prefix's libnet.so by path.
+    let py = Command::new("python3")
+        .args(["-c", "import libnet; print(libnet._path)"])
+        .env("PYTHONPATH", prefix.join("lib/python3/dist-packages"))
+        .env_remove("LIBNET")
+        .output()
+        .expect("python3");
+    assert!(
+        py.status.success(),
+        "import libnet: {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&py.stdout).trim(),
+        prefix.join("lib/libnet.so").to_str().unwrap()
     );
     let _ = std::fs::remove_dir_all(&prefix);
 }
