@@ -87,7 +87,7 @@ fn sysctl_files_load_at_start_and_reload_on_sighup_all_or_nothing() {
     )
     .unwrap();
     netd.signal(Signal::SIGHUP);
-    assert!(netd.wait_notify("RELOADING=1", Duration::from_secs(10)));
+    assert!(netd.wait_notify("RELOADING=1\nMONOTONIC_USEC=", Duration::from_secs(10)));
     assert!(netd.wait_notify("READY=1", Duration::from_secs(10)));
     assert_eq!(
         netd.client().request(&get).unwrap(),

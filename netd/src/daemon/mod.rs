@@ -520,7 +520,12 @@ impl Daemon {
     }
 
     fn reload(&mut self) {
-        self.notifier.send("RELOADING=1");
+        // systemd >= 253 pairs RELOADING=1 with the sender's CLOCK_MONOTONIC
+        // time and ignores the message without it (sd_notify(3) MONOTONIC_USEC=).
+        self.notifier.send(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={}",
+            now().as_micros()
+        ));
         match load_sysctl_files(&self.stack.sysctl, &self.opts.sysctl_files) {
             Ok(s) => {
                 self.stack.sysctl = s;
