@@ -112,6 +112,23 @@ struct Daemon {
     waiters: Vec<(u64, SockRef)>,
     /// The last STATUS= sent, and when (at most one a second).
     last_status: (String, std::time::Instant),
+    /// When dead endpoints were last checked against /proc/net/unix.
+    last_reap: std::time::Instant,
+}
+
+/// How often dead endpoints are checked for a program that went away.
+const REAP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Inodes of the unix sockets alive in netd's namespace (/proc/net/unix,
+/// column 7), where the program ends of netd's socketpairs are listed.
+fn live_unix_inodes() -> Option<std::collections::HashSet<u64>> {
+    let text = std::fs::read_to_string("/proc/net/unix").ok()?;
+    Some(
+        text.lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(6)?.parse().ok())
+            .collect(),
+    )
 }
 
 /// What a request produces.
@@ -183,6 +200,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         endpoints: Endpoints::new(seed()),
         waiters: Vec::new(),
         last_status: (String::new(), std::time::Instant::now()),
+        last_reap: std::time::Instant::now(),
     };
     if d.opts.verbose {
         eprintln!(
@@ -297,6 +315,7 @@ impl Daemon {
             self.answer_waiters();
             self.flush_tun();
             self.watchdog();
+            self.reap_endpoints();
             self.status();
             if stop {
                 return Ok(());
@@ -370,9 +389,35 @@ impl Daemon {
     }
 
     fn epoll_timeout(&self) -> EpollTimeout {
-        match self.notifier.watchdog_every {
-            Some(d) => EpollTimeout::from(d.as_millis().min(60_000) as u16),
-            None => EpollTimeout::NONE,
+        // With libnet sockets open, wake once a second for the reaper (one
+        // cheap wakeup; scanning for dead ones on every event would not be).
+        let reap = (!self.endpoints.is_empty()).then_some(REAP_EVERY);
+        match (self.notifier.watchdog_every, reap) {
+            (None, None) => EpollTimeout::NONE,
+            (a, b) => {
+                let d = a.into_iter().chain(b).min().unwrap_or(REAP_EVERY);
+                EpollTimeout::from(d.as_millis().min(60_000) as u16)
+            }
+        }
+    }
+
+    /// Free dead endpoints whose program end no longer exists (see
+    /// `Endpoints::reap_dead`), at most once a second and only when some are dead.
+    fn reap_endpoints(&mut self) {
+        if self.last_reap.elapsed() < REAP_EVERY {
+            return;
+        }
+        self.last_reap = std::time::Instant::now();
+        if !self.endpoints.has_dead() {
+            return;
+        }
+        if let Some(live) = live_unix_inodes() {
+            let n = self
+                .endpoints
+                .reap_dead(&live, &mut self.stack, now(), &self.epoll);
+            if n > 0 && self.opts.verbose {
+                eprintln!("netd: released {n} socket(s) of programs that exited without closing");
+            }
         }
     }
 

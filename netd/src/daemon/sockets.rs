@@ -225,6 +225,35 @@ impl Endpoints {
         Ok(())
     }
 
+    /// Whether any endpoint is dead and waiting for its program's close.
+    pub fn has_dead(&self) -> bool {
+        self.eps.values().any(|e| e.dead)
+    }
+
+    /// Release dead endpoints whose program end is gone (`live` lacks its
+    /// inode): a program that died, or exited without net_close(), after its
+    /// connection was reset sends no CloseHint, and netd's own end of a
+    /// shut-down socketpair reports HUP from the moment of the reset, so
+    /// epoll cannot tell. Linux frees such a socket with the last file.
+    pub fn reap_dead(
+        &mut self,
+        live: &std::collections::HashSet<u64>,
+        stack: &mut Stack,
+        now: Instant,
+        epoll: &Epoll,
+    ) -> usize {
+        let gone: Vec<u32> = self
+            .eps
+            .iter()
+            .filter(|(_, e)| e.dead && !live.contains(&e.app_inode))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &gone {
+            self.release(*id, stack, now, epoll);
+        }
+        gone.len()
+    }
+
     /// The program took one connection: one notification byte fewer owed.
     pub fn accepted(&mut self, r: SockRef) {
         if let Ok(ep) = self.get(r) {
