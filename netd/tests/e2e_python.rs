@@ -8,20 +8,16 @@ use support::*;
 fn python_module_pytest_suite_passes_against_the_kernel() {
     let ns = Netns::new("pytest");
     let _netd = Netd::start(&ns, &[]);
-    let root = workspace_root();
+    let tests = workspace_root().join("python/tests");
     let out = ns
-        .command(&[
-            "python3",
+        .libnet_python(&[
             "-m",
             "pytest",
             "-q",
             "-p",
             "no:cacheprovider",
-            root.join("python/tests").to_str().unwrap(),
+            tests.to_str().unwrap(),
         ])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
-        .env("LIBNET", libnet_dir().join("libnet.so"))
-        .env("PYTHONPATH", root.join("python"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -64,12 +60,8 @@ fn a_program_that_exits_without_closing_a_reset_socket_has_it_freed() {
     use std::time::{Duration, Instant};
     let ns = Netns::new("pyreap");
     let mut netd = Netd::start(&ns, &[]);
-    let root = workspace_root();
     let mut prog = ns
-        .command(&["python3", "-c", RESET_THEN_EXIT])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
-        .env("LIBNET", libnet_dir().join("libnet.so"))
-        .env("PYTHONPATH", root.join("python"))
+        .libnet_python(&["-c", RESET_THEN_EXIT])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -129,10 +129,7 @@ fn readme_python_client_fetches_from_a_kernel_http_server() {
         .output()
         .unwrap();
     let out = ns
-        .command(&["python3", script.to_str().unwrap()])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
-        .env("LIBNET", libnet_dir().join("libnet.so"))
-        .env("PYTHONPATH", workspace_root().join("python"))
+        .libnet_python(&[script.to_str().unwrap()])
         .output()
         .unwrap();
     let _ = http.kill();

@@ -76,6 +76,18 @@ impl Netns {
         c
     }
 
+    /// python3 in the namespace with `python/libnet.py` importable and
+    /// pointed at the test's netd and the built libnet.so.
+    pub fn libnet_python(&self, args: &[&str]) -> Command {
+        let mut argv = vec!["python3"];
+        argv.extend_from_slice(args);
+        let mut c = self.command(&argv);
+        c.env("NETD_SOCKET", self.dir.join("netd.sock"))
+            .env("LIBNET", libnet_dir().join("libnet.so"))
+            .env("PYTHONPATH", workspace_root().join("python"));
+        c
+    }
+
     pub fn exec(&self, argv: &[&str]) -> Output {
         run(&mut self.command(argv))
     }
