@@ -80,12 +80,7 @@ fn kernel_server(
 ) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut argv = vec!["python3", "-c", script];
     argv.extend_from_slice(args);
-    let mut child = ns.command(&argv).stdout(Stdio::piped()).spawn().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "listening");
-    (child, out)
+    spawn_until(ns.command(&argv), "listening")
 }
 
 const HUNDRED_MB: &str = "100000000";
@@ -95,16 +90,8 @@ fn kernel_client_echoes_100mb_through_a_libnet_server_exact_bytes() {
     let ns = Netns::new("echo");
     let _netd = Netd::start(&ns, &[]);
     let server = compile_c("echo_server", &ns.dir);
-    let mut child = ns
-        .libnet_program(&server, &["7000", "1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "listening");
+    let (mut child, _child_out) =
+        spawn_until(&mut ns.libnet_program(&server, &["7000", "1"]), "listening");
     // 100 MB each way at once through the echo.
     let out = python(&ns, KERNEL_CLIENT, &[NETD_ADDR, "7000", HUNDRED_MB]);
     assert_eq!(
@@ -276,17 +263,12 @@ fn ten_thousand_kernel_connections_are_held_and_closed() {
     let ns = Netns::new("many");
     let netd = Netd::start(&ns, &[]);
     let server = compile_c("hold_server", &ns.dir);
-    let mut srv = ns
-        .libnet_program(&server, &["7100", &N.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut srv_out = BufReader::new(srv.stdout.take().unwrap());
-    let mut line = String::new();
-    srv_out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "listening");
-    let mut cli = ns
-        .command(&[
+    let (mut srv, mut srv_out) = spawn_until(
+        &mut ns.libnet_program(&server, &["7100", &N.to_string()]),
+        "listening",
+    );
+    let (mut cli, _cli_out) = spawn_until(
+        ns.command(&[
             "python3",
             "-c",
             KERNEL_MANY,
@@ -294,22 +276,13 @@ fn ten_thousand_kernel_connections_are_held_and_closed() {
             "7100",
             &N.to_string(),
         ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut cli_out = BufReader::new(cli.stdout.take().unwrap());
-    line.clear();
-    cli_out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("connected {N}"));
-    line.clear();
-    srv_out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("held {N}"));
+        .stdin(Stdio::piped()),
+        &format!("connected {N}"),
+    );
+    assert_eq!(next_line(&mut srv_out), format!("held {N}"));
     assert_eq!(netd.counter("Tcp", "CurrEstab"), N as i64);
     std::io::Write::write_all(cli.stdin.as_mut().unwrap(), b"\n").unwrap();
-    line.clear();
-    srv_out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), format!("closed {N}"));
+    assert_eq!(next_line(&mut srv_out), format!("closed {N}"));
     assert!(srv.wait().unwrap().success());
     assert!(cli.wait().unwrap().success());
     assert_eq!(netd.counter("Tcp", "PassiveOpens"), N as i64);
@@ -320,15 +293,8 @@ fn an_epoll_server_on_libnet_descriptors_serves_many_clients() {
     let ns = Netns::new("epoll");
     let _netd = Netd::start(&ns, &[]);
     let exe = compile_c("epoll_server", &ns.dir);
-    let mut srv = ns
-        .libnet_program(&exe, &["7600", "20"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(srv.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "listening");
+    let (mut srv, mut out) =
+        spawn_until(&mut ns.libnet_program(&exe, &["7600", "20"]), "listening");
     // Twenty kernel clients at once, each echoing 50 kB.
     let clients = r#"
 import socket, threading
@@ -357,9 +323,7 @@ print("ok %d" % sum(ok))
         "{}",
         String::from_utf8_lossy(&r.stderr)
     );
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "served 20 bytes 1000000");
+    assert_eq!(next_line(&mut out), "served 20 bytes 1000000");
     assert!(srv.wait().unwrap().success());
 }
 
@@ -368,16 +332,10 @@ fn curl_downloads_100mb_from_a_libnet_http_server() {
     let ns = Netns::new("curl");
     let _netd = Netd::start(&ns, &[]);
     let exe = compile_c("http", &ns.dir);
-    let mut srv = ns
-        .libnet_program(&exe, &["serve", "8080", HUNDRED_MB])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(srv.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "listening");
+    let (mut srv, _srv_out) = spawn_until(
+        &mut ns.libnet_program(&exe, &["serve", "8080", HUNDRED_MB]),
+        "listening",
+    );
     let file = ns.dir.join("download");
     let out = ns.exec(&[
         "curl",

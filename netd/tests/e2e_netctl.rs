@@ -3,7 +3,7 @@
 //! states, counters after real events, and sysctl with procps's behaviour.
 
 mod support;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
@@ -155,16 +155,11 @@ fn ss_and_netstat_show_known_states_and_counters_move() {
     let ns = Netns::new("ss");
     let netd = Netd::start(&ns, &[]);
     let exe = compile_c("experiments", &ns.dir);
-    let mut prog = ns
-        .libnet_program(&exe, &["noaccept", "7700"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(prog.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
+    let (mut prog, _prog_out) = spawn_until(
+        ns.libnet_program(&exe, &["noaccept", "7700"])
+            .stdin(Stdio::piped()),
+        "ready",
+    );
     let clients = r#"
 import socket, time, sys
 socks = []
@@ -177,16 +172,11 @@ time.sleep(1.5)
 print("opened", flush=True)
 sys.stdin.readline()
 "#;
-    let mut py = ns
-        .command(&["python3", "-c", clients])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pout = BufReader::new(py.stdout.take().unwrap());
-    line.clear();
-    pout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "opened");
+    let (mut py, _py_out) = spawn_until(
+        ns.command(&["python3", "-c", clients])
+            .stdin(Stdio::piped()),
+        "opened",
+    );
     // LISTEN: Recv-Q is the accept-queue length, Send-Q the backlog.
     let o = run(&netd, &["ss", "-ltn"]);
     assert_eq!(
@@ -293,17 +283,11 @@ fn ss_shows_syn_recv_under_a_cookieless_syn_burst_and_time_wait() {
         .status
         .success());
     let exe = compile_c("experiments", &ns.dir);
-    let mut prog = ns
-        .libnet_program(&exe, &["noaccept", "7800"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(prog.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
+    let (mut prog, _prog_out) = spawn_until(
+        ns.libnet_program(&exe, &["noaccept", "7800"])
+            .stdin(Stdio::piped()),
+        "ready",
+    );
     let sent = ns.exec(&["python3", "-c", SYN_BURST, "7800"]);
     assert_eq!(
         String::from_utf8_lossy(&sent.stdout).trim(),
@@ -342,15 +326,7 @@ while c.recv(4096):
     pass
 c.close()
 "#;
-    let mut k = ns
-        .command(&["python3", "-c", server])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    line.clear();
-    BufReader::new(k.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut k, _k_out) = spawn_until(ns.command(&["python3", "-c", server]), "listening");
     let o = ns
         .libnet_program(&client, &["10.77.0.1", "7900", "10"])
         .output()
@@ -378,16 +354,11 @@ fn ss_p_names_the_program_holding_each_libnet_socket() {
     let ns = Netns::new("ssp");
     let netd = Netd::start(&ns, &[]);
     let exe = compile_c("experiments", &ns.dir);
-    let mut prog = ns
-        .libnet_program(&exe, &["noaccept", "7950"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(prog.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut prog, _prog_out) = spawn_until(
+        ns.libnet_program(&exe, &["noaccept", "7950"])
+            .stdin(Stdio::piped()),
+        "ready",
+    );
     let pid = prog.id();
     let out = stdout(&run(&netd, &["ss", "-ltnp"]));
     let row = out.lines().find(|l| l.contains(":7950")).expect(&out);

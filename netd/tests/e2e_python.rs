@@ -55,22 +55,16 @@ os._exit(0)
 
 #[test]
 fn a_program_that_exits_without_closing_a_reset_socket_has_it_freed() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     let ns = Netns::new("pyreap");
     let mut netd = Netd::start(&ns, &[]);
-    let mut prog = ns
-        .libnet_python(&["-c", RESET_THEN_EXIT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(prog.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "reset");
+    let (mut prog, _prog_out) = spawn_until(
+        ns.libnet_python(&["-c", RESET_THEN_EXIT])
+            .stdin(Stdio::piped()),
+        "reset",
+    );
     // Poke netd with netctl so its loop runs; STATUS= (at most once a second)
     // counts the libnet sockets it holds.
     let mut status_shows = |needle: &str| {

@@ -7,6 +7,7 @@
 
 use netd::daemon::client::ControlClient;
 use netd::proto::{Request, Response};
+use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -287,4 +288,29 @@ pub fn pattern_fnv(len: usize) -> String {
         h = h.wrapping_mul(1099511628211);
     }
     format!("{len} {h:016x}")
+}
+
+/// Spawn `cmd` with stdout piped and wait for its first line, which must be
+/// `want` (a server's "listening", a program's "ready"). The reader is
+/// returned for any later lines; keep it alive, or the child's next print
+/// fails with EPIPE.
+pub fn spawn_until(
+    mut cmd: impl std::borrow::BorrowMut<Command>,
+    want: &str,
+) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = cmd
+        .borrow_mut()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+    assert_eq!(next_line(&mut out), want);
+    (child, out)
+}
+
+/// The next line a child printed, trimmed ("" at EOF).
+pub fn next_line(out: &mut BufReader<std::process::ChildStdout>) -> String {
+    let mut line = String::new();
+    let _ = out.read_line(&mut line);
+    line.trim().to_string()
 }
