@@ -34,12 +34,16 @@ fn netctl_lines(section: &str) -> Vec<String> {
         .collect()
 }
 
-/// A kernel TCP client in the namespace, retrying while the server comes up.
-fn kernel_python(ns: &Netns, script: &str) -> std::process::Output {
-    ns.command(&["python3", "-c", script])
-        .output()
-        .expect("python3")
-}
+/// A kernel TCP client for the README's echo server, retrying while it comes up.
+const ECHO_CLIENT: &str = "import socket, time
+for _ in range(100):
+    try:
+        s = socket.create_connection(('10.77.0.2', 7000), timeout=10)
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.05)
+s.sendall(b'hello, netd')
+print(s.recv(100).decode())";
 
 const WAIT_FOR: &str = "import socket, sys, time
 addr = (sys.argv[1], int(sys.argv[2]))
@@ -81,18 +85,10 @@ fn readme_c_echo_server_echoes_for_a_kernel_client() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let out = kernel_python(
-        &ns,
-        "import socket, time
-for _ in range(100):
-    try:
-        s = socket.create_connection(('10.77.0.2', 7000), timeout=10)
-        break
-    except ConnectionRefusedError:
-        time.sleep(0.05)
-s.sendall(b'hello, netd')
-print(s.recv(100).decode())",
-    );
+    let out = ns
+        .command(&["python3", "-c", ECHO_CLIENT])
+        .output()
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
     assert!(
