@@ -3,6 +3,7 @@
 //! and reassembly live in `stack.rs` and `ip::frag`.
 
 pub mod frag;
+pub mod gso;
 
 use crate::mib::IpMib;
 use crate::wire::ipv4::{Ipv4Repr, HEADER_LEN};
@@ -10,15 +11,41 @@ use crate::wire::tcp::TcpRepr;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+/// Segmentation and checksum offload of the link (a TUN device with a
+/// virtio-net header): what Linux calls NETIF_F_TSO | NETIF_F_HW_CSUM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offloads {
+    /// Largest IP packet the link segments for us (`gso_max_size`); 0: none,
+    /// every TCP segment fits the MTU.
+    pub tso_max: usize,
+    /// The link completes TCP checksums left partial (pseudo-header only).
+    pub tx_csum: bool,
+}
+
+/// A packet for the link and what the link must still do to it.
+#[derive(Debug)]
+pub struct TxPacket {
+    pub data: Vec<u8>,
+    /// TCP payload bytes per wire segment when the packet is a TSO
+    /// super-segment larger than the MTU (virtio `gso_size`); 0 otherwise.
+    pub gso_size: u16,
+    /// Length of the IP + TCP headers, repeated on every wire segment (`hdr_len`).
+    pub hdr_len: u16,
+    /// The TCP checksum holds only the pseudo-header sum (virtio NEEDS_CSUM,
+    /// csum_start = IP header length, csum_offset = 16).
+    pub csum_partial: bool,
+}
+
 /// Packets leaving the stack.
 #[derive(Debug)]
 pub struct Tx {
     /// For the link, in order.
-    pub queue: VecDeque<Vec<u8>>,
+    pub queue: VecDeque<TxPacket>,
     /// Addressed to ourselves; fed back into input by `Stack::poll`.
     pub loopback: VecDeque<Vec<u8>>,
     pub local: Ipv4Addr,
     pub mtu: usize,
+    pub offloads: Offloads,
     ident: u16,
 }
 
@@ -29,6 +56,7 @@ impl Tx {
             loopback: VecDeque::new(),
             local,
             mtu,
+            offloads: Offloads::default(),
             ident: 0,
         }
     }
@@ -38,12 +66,33 @@ impl Tx {
         self.ident
     }
 
+    fn is_local(&self, dst: Ipv4Addr) -> bool {
+        dst == self.local || dst.is_loopback()
+    }
+
     fn push(&mut self, dst: Ipv4Addr, packet: Vec<u8>) {
-        if dst == self.local || dst.is_loopback() {
+        if self.is_local(dst) {
             self.loopback.push_back(packet);
         } else {
-            self.queue.push_back(packet);
+            self.queue.push_back(TxPacket {
+                data: packet,
+                gso_size: 0,
+                hdr_len: 0,
+                csum_partial: false,
+            });
         }
+    }
+
+    /// Payload bytes one TCP transmission may carry (`tcp_xmit_size_goal()`):
+    /// one MSS, or as many whole MSS as a TSO packet holds when the link
+    /// segments for us. Loopback is never limited by the link's MTU.
+    pub fn size_goal(&self, mss: u32) -> u32 {
+        if self.offloads.tso_max <= self.mtu || mss == 0 {
+            return mss;
+        }
+        // Room for the largest IP and TCP headers.
+        let room = self.offloads.tso_max.saturating_sub(HEADER_LEN + 60) as u32;
+        (room / mss).max(1) * mss
     }
 
     fn header(
@@ -69,7 +118,9 @@ impl Tx {
         }
     }
 
-    /// A TCP segment: DF set, never fragmented (the MSS keeps it under the MTU).
+    /// A TCP segment: DF set, never fragmented (the MSS keeps it under the
+    /// MTU, or the link segments it at `mss` when it is a TSO super-segment).
+    #[allow(clippy::too_many_arguments)]
     pub fn tcp(
         &mut self,
         mib: &mut IpMib,
@@ -78,6 +129,7 @@ impl Tx {
         remote: SocketAddrV4,
         seg: &TcpRepr,
         tail: &[u8],
+        mss: u32,
     ) {
         let len = seg.header_len() + seg.payload.len() + tail.len();
         let mut pkt = Vec::with_capacity(HEADER_LEN + len);
@@ -89,9 +141,28 @@ impl Tx {
             true,
         );
         hdr.emit(len, &mut pkt);
-        seg.emit_with_tail(*local.ip(), *remote.ip(), &mut pkt, tail);
+        let dst = *remote.ip();
+        if self.is_local(dst) {
+            seg.emit_with_tail(*local.ip(), dst, &mut pkt, tail);
+            mib.out_requests += 1;
+            self.loopback.push_back(pkt);
+            return;
+        }
+        let partial = self.offloads.tx_csum;
+        seg.emit_full(*local.ip(), dst, &mut pkt, tail, partial);
         mib.out_requests += 1;
-        self.push(*remote.ip(), pkt);
+        let payload = seg.payload.len() + tail.len();
+        let gso = payload > mss as usize;
+        self.queue.push_back(TxPacket {
+            data: pkt,
+            gso_size: if gso {
+                mss.min(u32::from(u16::MAX)) as u16
+            } else {
+                0
+            },
+            hdr_len: (HEADER_LEN + seg.header_len()) as u16,
+            csum_partial: partial,
+        });
     }
 
     /// Any other datagram; fragmented when larger than the MTU and DF is clear

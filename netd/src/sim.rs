@@ -353,8 +353,11 @@ impl Sim {
                 self.hosts[i].stack.poll(now);
                 rounds += 1;
             }
-            while let Some(p) = self.hosts[i].stack.poll_transmit() {
-                self.transmit(i, p);
+            // The link finishes offloaded packets as a TSO NIC would.
+            while let Some(p) = self.hosts[i].stack.poll_transmit_packet() {
+                for seg in crate::ip::gso::segment(p) {
+                    self.transmit(i, seg);
+                }
             }
         }
     }

@@ -5,7 +5,7 @@
 use crate::errno::Errno;
 use crate::icmp;
 use crate::ip::frag::{FragLimits, Reassembly};
-use crate::ip::Tx;
+use crate::ip::{Offloads, Tx, TxPacket};
 use crate::mib::Mib;
 use crate::socket::{
     PollEvents, Shutdown, SockOpt, SockOptName, SockOptValue, SockType, Socket, SocketHandle,
@@ -123,9 +123,23 @@ impl Stack {
 
     // ----- the packet interface -----------------------------------------
 
-    /// The next packet for the link.
+    /// The next packet for the link. Complete packets only while no
+    /// offloads are set; a link with offloads reads [`poll_transmit_packet`](Self::poll_transmit_packet).
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.tx.queue.pop_front().map(|p| p.data)
+    }
+
+    /// The next packet for the link with what the link must still do to it
+    /// (segment it, complete its checksum).
+    pub fn poll_transmit_packet(&mut self) -> Option<TxPacket> {
         self.tx.queue.pop_front()
+    }
+
+    /// Tell the stack what the link does for it (a TUN device with a
+    /// virtio-net header): TCP then sends super-segments up to
+    /// `offloads.tso_max` bytes and leaves checksums partial.
+    pub fn set_offloads(&mut self, offloads: Offloads) {
+        self.tx.offloads = offloads;
     }
 
     /// The earliest time [`poll`](Self::poll) has work to do.
@@ -192,6 +206,14 @@ impl Stack {
     /// One IPv4 packet from the link (`ip_rcv()`); anything malformed is
     /// counted under its Linux name and dropped.
     pub fn receive(&mut self, now: Instant, packet: &[u8]) {
+        self.receive_offloaded(now, packet, false);
+    }
+
+    /// As [`receive`](Self::receive) for a packet whose TCP/UDP checksum the
+    /// link vouched for (`csum_ok`: virtio NEEDS_CSUM from a local sender, or
+    /// DATA_VALID), which may be a GSO super-segment longer than the MTU:
+    /// Linux takes CHECKSUM_PARTIAL/UNNECESSARY skbs without summing them.
+    pub fn receive_offloaded(&mut self, now: Instant, packet: &[u8], csum_ok: bool) {
         self.mib.ip.in_receives += 1;
         let (hdr, payload) = match Ipv4Repr::parse(packet) {
             Ok(v) => v,
@@ -223,22 +245,29 @@ impl Stack {
                 self.frags
                     .insert(now, limits, &mut self.mib.ip, &hdr, packet, payload)
             {
-                self.deliver(now, &hdr, &whole, packet);
+                self.deliver(now, &hdr, &whole, packet, false);
             }
             return;
         }
-        self.deliver(now, &hdr, payload, packet);
+        self.deliver(now, &hdr, payload, packet, csum_ok);
     }
 
-    fn deliver(&mut self, now: Instant, hdr: &Ipv4Repr, payload: &[u8], packet: &[u8]) {
+    fn deliver(
+        &mut self,
+        now: Instant,
+        hdr: &Ipv4Repr,
+        payload: &[u8],
+        packet: &[u8],
+        csum_ok: bool,
+    ) {
         match hdr.protocol {
             PROTO_TCP => {
                 self.mib.ip.in_delivers += 1;
-                self.tcp_input(now, hdr, payload);
+                self.tcp_input(now, hdr, payload, csum_ok);
             }
             PROTO_UDP => {
                 self.mib.ip.in_delivers += 1;
-                self.udp_input(hdr, payload, packet);
+                self.udp_input(hdr, payload, packet, csum_ok);
             }
             PROTO_ICMP => {
                 self.mib.ip.in_delivers += 1;
@@ -390,8 +419,8 @@ impl Stack {
         best
     }
 
-    fn udp_input(&mut self, hdr: &Ipv4Repr, payload: &[u8], packet: &[u8]) {
-        let dgram = match UdpRepr::parse(hdr.src, hdr.dst, payload) {
+    fn udp_input(&mut self, hdr: &Ipv4Repr, payload: &[u8], packet: &[u8], csum_ok: bool) {
+        let dgram = match UdpRepr::parse_with(hdr.src, hdr.dst, payload, !csum_ok) {
             Ok(d) => d,
             Err(e) => {
                 self.mib.udp.in_errors += 1;
@@ -433,8 +462,8 @@ impl Stack {
 
     // ----- TCP input and bookkeeping -------------------------------------
 
-    fn tcp_input(&mut self, now: Instant, hdr: &Ipv4Repr, payload: &[u8]) {
-        let seg = match TcpRepr::parse(hdr.src, hdr.dst, payload) {
+    fn tcp_input(&mut self, now: Instant, hdr: &Ipv4Repr, payload: &[u8], csum_ok: bool) {
+        let seg = match TcpRepr::parse_with(hdr.src, hdr.dst, payload, !csum_ok) {
             Ok(s) => s,
             Err(e) => {
                 self.mib.tcp.in_errs += 1;
@@ -1184,17 +1213,36 @@ impl Stack {
         if s.ty == SockType::Datagram {
             return self.recvfrom(h, buf, peek).map(|(n, _)| n);
         }
+        self.recv_with(now, h, peek, |a, b| {
+            let from_a = buf.len().min(a.len());
+            buf[..from_a].copy_from_slice(&a[..from_a]);
+            let from_b = (buf.len() - from_a).min(b.len());
+            buf[from_a..from_a + from_b].copy_from_slice(&b[..from_b]);
+            from_a + from_b
+        })
+    }
+
+    /// TCP receive without an intermediate buffer: `take` sees the queued
+    /// bytes as (up to) two slices, in order, and returns how many it
+    /// consumed (it may write them straight to a descriptor). Errors and EOF
+    /// as [`recv`](Self::recv); Ok(0) from `take` itself is not EOF but
+    /// "nothing taken" (the descriptor was full).
+    pub fn recv_with(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        peek: bool,
+        take: impl FnOnce(&[u8], &[u8]) -> usize,
+    ) -> Result<usize, Errno> {
         let mut ctx = ctx!(self, now);
         let sockets = &mut self.sockets;
         let Some(tcb) = sockets.get_mut(&h).and_then(|s| s.tcb_mut()) else {
             return Err(Errno::ENOTCONN);
         };
         if !tcb.recv_buf.is_empty() {
-            let n = buf.len().min(tcb.recv_buf.len());
-            for (dst, src) in buf.iter_mut().zip(tcb.recv_buf.iter()) {
-                *dst = *src;
-            }
-            if !peek {
+            let (a, b) = tcb.recv_buf.as_slices();
+            let n = take(a, b).min(tcb.recv_buf.len());
+            if !peek && n > 0 {
                 tcb.recv_buf.drain(..n);
                 // tcp_cleanup_rbuf(): announce a window that at least doubled.
                 if tcb.state.is_synchronized() && !tcb.fin_received {

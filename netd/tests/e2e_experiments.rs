@@ -4,65 +4,18 @@
 
 mod support;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use support::*;
 
-struct Capture {
-    child: Child,
-    file: PathBuf,
-}
-
-/// Start tcpdump on netd0 for one port and wait until it is capturing.
-fn capture(ns: &Netns, port: u16) -> Capture {
-    let file = ns.dir.join(format!("cap-{port}.pcap"));
-    let f = file.to_string_lossy().into_owned();
-    let filter = format!("tcp port {port}");
-    let mut child = ns
-        .command(&[
-            "tcpdump",
-            "-i",
-            "netd0",
-            "-n",
-            "--immediate-mode",
-            "-U",
-            "-w",
-            &f,
-            &filter,
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("tcpdump");
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("listening on"), "tcpdump: {line}");
-    Capture { child, file }
-}
-
-impl Capture {
-    /// Stop and return (from_netd, flags) per segment, in order.
-    fn segments(mut self, ns: &Netns) -> Vec<(bool, String)> {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let _ = self.child.wait();
-        let out = ns.exec(&["tcpdump", "-n", "-r", self.file.to_str().unwrap()]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| {
-                let from_netd = l.contains(&format!(" {NETD_ADDR}."))
-                    && l.split(" > ").next().is_some_and(|src| {
-                        src.ends_with(|c: char| c.is_ascii_digit()) && src.contains(NETD_ADDR)
-                    });
-                let flags = l.split("Flags [").nth(1)?.split(']').next()?.to_string();
-                Some((from_netd, flags))
-            })
-            .collect()
-    }
+/// (from_netd, flags) per segment of a capture, in order.
+fn segments(cap: Capture, ns: &Netns) -> Vec<(bool, String)> {
+    cap.lines(ns)
+        .iter()
+        .filter_map(|l| {
+            let flags = l.split("Flags [").nth(1)?.split(']').next()?.to_string();
+            Some((from_netd(l), flags))
+        })
+        .collect()
 }
 
 struct Prog {
@@ -125,7 +78,7 @@ fn connect_to_a_bound_but_not_listening_port_is_refused_with_rst_on_the_wire() {
         "import socket\ntry:\n socket.create_connection(('10.77.0.2', 7200), timeout=5)\n print('connected')\nexcept ConnectionRefusedError:\n print('refused')",
     );
     assert_eq!(got, "refused");
-    let segs = cap.segments(&ns);
+    let segs = segments(cap, &ns);
     assert_eq!(
         segs,
         vec![(false, "S".to_string()), (true, "R.".to_string())]
@@ -170,7 +123,7 @@ fn close_with_unread_data_resets_while_shutdown_closes_cleanly() {
         kernel(&ns, &SEND_THEN_READ.replace("PORT", "7400")),
         "reset"
     );
-    let segs = cap.segments(&ns);
+    let segs = segments(cap, &ns);
     assert!(segs.contains(&(true, "R.".to_string())), "{segs:?}");
     assert!(
         !segs.iter().any(|(n, f)| *n && f.contains('F')),
@@ -182,7 +135,7 @@ fn close_with_unread_data_resets_while_shutdown_closes_cleanly() {
     assert_eq!(prog.line(), "ready");
     let cap = capture(&ns, 7401);
     assert_eq!(kernel(&ns, &SEND_THEN_READ.replace("PORT", "7401")), "eof");
-    let segs = cap.segments(&ns);
+    let segs = segments(cap, &ns);
     assert!(segs.iter().any(|(n, f)| *n && f == "F."), "{segs:?}");
     assert!(
         !segs.iter().any(|(_, f)| f.contains('R')),
@@ -202,7 +155,7 @@ fn passive_close(mode: &str, port: u16) -> Vec<(bool, String)> {
         &ns,
         &format!("import socket, time\ns = socket.create_connection(('10.77.0.2', {port}), timeout=5)\ns.sendall(b'request')\ntime.sleep(0.3)\ns.close()\ntime.sleep(0.5)"),
     );
-    let segs = cap.segments(&ns);
+    let segs = segments(cap, &ns);
     prog.finish();
     let first_fin = segs
         .iter()

@@ -34,9 +34,9 @@ pub struct Endpoint {
     fd: OwnedFd,
     /// Connection notifications written to a listener's fd and not yet accepted.
     notified: usize,
-    /// Received bytes taken from the stack but not yet accepted by the socketpair.
-    out: Vec<u8>,
-    out_off: usize,
+    /// The socketpair refused received bytes (the program is behind): wait
+    /// for EPOLLOUT on netd's end before moving more.
+    out_blocked: bool,
     /// We shut down our write side: the program reads EOF.
     eof_sent: bool,
     /// The program shut down its write side (SHUT_WR or close).
@@ -140,8 +140,7 @@ impl Endpoints {
                 stream,
                 fd: ours,
                 notified: 0,
-                out: Vec::new(),
-                out_off: 0,
+                out_blocked: false,
                 eof_sent: false,
                 app_eof: false,
                 error: None,
@@ -188,7 +187,8 @@ impl Endpoints {
         if !ep.dead {
             let _ = epoll.delete(ep.fd.as_fd());
         }
-        let unread = ep.unread_at_close || ep.out_off < ep.out.len();
+        // Bytes still queued in the stack count as unread too (`tcp_close()`).
+        let unread = ep.unread_at_close;
         if ep.stream
             && unread
             && !stack
@@ -362,26 +362,37 @@ impl Endpoint {
             }
         }
         let buf = &mut buf[..CHUNK];
-        // Stack -> program.
-        loop {
-            if self.out_off < self.out.len() {
-                match self.write_fd(&self.out[self.out_off..]) {
-                    Ok(n) => self.out_off += n,
-                    Err(_) => break,
-                }
-                continue;
-            }
-            self.out.clear();
-            self.out_off = 0;
-            if self.eof_sent {
-                break;
-            }
-            match stack.recv(now, self.handle, buf, false) {
-                Ok(0) => {
-                    let _ = sk::shutdown(self.fd.as_raw_fd(), sk::Shutdown::Write);
+        // Stack -> program, straight from the receive queue into the
+        // socketpair: what it refuses stays queued in the stack, so the
+        // advertised window shrinks exactly as the program falls behind.
+        self.out_blocked = false;
+        while !self.eof_sent {
+            let fd = self.fd.as_raw_fd();
+            let mut blocked = false;
+            let r = stack.recv_with(now, self.handle, false, |a, b| {
+                let want = a.len() + b.len();
+                let iov = [std::io::IoSlice::new(a), std::io::IoSlice::new(b)];
+                let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+                let n = loop {
+                    match sk::sendmsg::<()>(fd, &iov, &[], flags, None) {
+                        Err(nix::errno::Errno::EINTR) => continue,
+                        Ok(n) => break n,
+                        Err(_) => break 0,
+                    }
+                };
+                blocked = n < want;
+                n
+            });
+            match r {
+                Ok(0) if !blocked => {
+                    let _ = sk::shutdown(fd, sk::Shutdown::Write);
                     self.eof_sent = true;
                 }
-                Ok(n) => self.out.extend_from_slice(&buf[..n]),
+                Ok(_) if blocked => {
+                    self.out_blocked = true;
+                    break;
+                }
+                Ok(_) => {}
                 Err(Errno::EAGAIN) | Err(Errno::ENOTCONN) | Err(Errno::EBADF) => break,
                 Err(e) => {
                     // Reset, timeout: EOF and EPIPE for the program, the errno via TakeError.
@@ -462,7 +473,7 @@ impl Endpoint {
         if !self.stream || listening || (!self.app_eof && stack.send_space(self.handle) > 0) {
             want |= EpollFlags::EPOLLIN;
         }
-        if self.out_off < self.out.len() {
+        if self.out_blocked {
             want |= EpollFlags::EPOLLOUT;
         }
         if want != self.interest {

@@ -8,13 +8,33 @@ use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 impl Ctx<'_> {
     /// Put one segment on the wire, counting it (Tcp OutSegs, OutRsts).
     pub fn send_tcp(&mut self, tuple: &FourTuple, seg: &TcpRepr, tail: &[u8]) {
-        self.mib.tcp.out_segs += 1;
+        self.send_tcp_mss(tuple, seg, tail, u32::MAX);
+    }
+
+    /// As [`send_tcp`](Self::send_tcp) for a segment that may carry more than
+    /// `mss` bytes (TSO): the link cuts it into `mss`-sized wire segments, and
+    /// OutSegs counts those, as Linux counts `tcp_skb_pcount()`.
+    pub fn send_tcp_mss(&mut self, tuple: &FourTuple, seg: &TcpRepr, tail: &[u8], mss: u32) {
+        let payload = (seg.payload.len() + tail.len()) as u64;
+        let segs = if payload > u64::from(mss) {
+            payload.div_ceil(u64::from(mss))
+        } else {
+            1
+        };
+        self.mib.tcp.out_segs += segs;
         if seg.flags.rst() {
             self.mib.tcp.out_rsts += 1;
         }
         let ttl = self.sysctl.ip_default_ttl.clamp(1, 255) as u8;
-        self.tx
-            .tcp(&mut self.mib.ip, ttl, tuple.local, tuple.remote, seg, tail);
+        self.tx.tcp(
+            &mut self.mib.ip,
+            ttl,
+            tuple.local,
+            tuple.remote,
+            seg,
+            tail,
+            mss,
+        );
     }
 }
 
@@ -187,7 +207,7 @@ impl Tcb {
             options,
             payload: head,
         };
-        ctx.send_tcp(&self.tuple, &seg, tail);
+        ctx.send_tcp_mss(&self.tuple, &seg, tail, self.mss);
         self.segs_out += 1;
         let seg_len = len as u32 + u32::from(syn) + u32::from(flags.fin());
         if len > 0 {
@@ -368,7 +388,13 @@ impl Tcb {
                 0
             };
             let cwnd_avail = self.cc.cwnd.saturating_sub(self.flight()) as usize;
-            let len = unsent.min(self.mss as usize).min(wnd_avail).min(cwnd_avail);
+            let goal = ctx.tx.size_goal(self.mss) as usize;
+            let mut len = unsent.min(goal).min(wnd_avail).min(cwnd_avail);
+            if len > self.mss as usize && len < unsent {
+                // A TSO segment cut by the window carries whole MSS only, so
+                // no runt goes out in the middle of the stream (`tcp_mss_split_point()`).
+                len -= len % self.mss as usize;
+            }
             if unsent > 0 && len == 0 {
                 if wnd_avail == 0 && self.snd_nxt == self.snd_una {
                     self.arm_persist(ctx);

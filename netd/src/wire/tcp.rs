@@ -249,6 +249,18 @@ impl<'a> TcpRepr<'a> {
     }
 
     pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, seg: &'a [u8]) -> Result<TcpRepr<'a>> {
+        Self::parse_with(src, dst, seg, true)
+    }
+
+    /// As [`parse`](Self::parse); `verify` false when the link vouched for
+    /// the checksum (a virtio-net header's NEEDS_CSUM or DATA_VALID, which
+    /// Linux treats as CHECKSUM_PARTIAL / CHECKSUM_UNNECESSARY).
+    pub fn parse_with(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        seg: &'a [u8],
+        verify: bool,
+    ) -> Result<TcpRepr<'a>> {
         if seg.len() < HEADER_LEN {
             return Err(WireError::Truncated);
         }
@@ -256,7 +268,7 @@ impl<'a> TcpRepr<'a> {
         if data_off < HEADER_LEN || data_off > seg.len() {
             return Err(WireError::Malformed);
         }
-        if !checksum::verify_transport(src, dst, PROTO_TCP, seg) {
+        if verify && !checksum::verify_transport(src, dst, PROTO_TCP, seg) {
             return Err(WireError::Checksum);
         }
         Ok(TcpRepr {
@@ -284,6 +296,21 @@ impl<'a> TcpRepr<'a> {
     /// As [`emit`](Self::emit), with `tail` appended after `payload`: a send
     /// queue that wraps around yields its bytes in two slices.
     pub fn emit_with_tail(&self, src: Ipv4Addr, dst: Ipv4Addr, out: &mut Vec<u8>, tail: &[u8]) {
+        self.emit_full(src, dst, out, tail, false);
+    }
+
+    /// As [`emit_with_tail`](Self::emit_with_tail), but with `partial` the
+    /// checksum field holds only the folded pseudo-header sum, for a link that
+    /// completes it (CHECKSUM_PARTIAL: csum_start at the TCP header,
+    /// csum_offset 16), as Linux's `__tcp_v4_send_check()` leaves it.
+    pub fn emit_full(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        out: &mut Vec<u8>,
+        tail: &[u8],
+        partial: bool,
+    ) {
         let start = out.len();
         let mut opts = [0u8; MAX_OPTIONS_LEN + 8];
         let opt_len = self.options.encode(&mut opts);
@@ -299,7 +326,12 @@ impl<'a> TcpRepr<'a> {
         out.extend_from_slice(&opts[..opt_len]);
         out.extend_from_slice(self.payload);
         out.extend_from_slice(tail);
-        let c = checksum::transport(src, dst, PROTO_TCP, &out[start..]);
+        let len = out.len() - start;
+        let c = if partial {
+            checksum::fold(checksum::pseudo_header(src, dst, PROTO_TCP, len))
+        } else {
+            checksum::transport(src, dst, PROTO_TCP, &out[start..])
+        };
         out[start + 16..start + 18].copy_from_slice(&c.to_be_bytes());
     }
 }

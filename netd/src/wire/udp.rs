@@ -15,6 +15,16 @@ pub struct UdpRepr<'a> {
 impl<'a> UdpRepr<'a> {
     /// Parse and verify; a zero checksum means "none" (RFC 768).
     pub fn parse(src: Ipv4Addr, dst: Ipv4Addr, dgram: &'a [u8]) -> Result<UdpRepr<'a>> {
+        Self::parse_with(src, dst, dgram, true)
+    }
+
+    /// As [`parse`](Self::parse); `verify` false when the link vouched for the checksum.
+    pub fn parse_with(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        dgram: &'a [u8],
+        verify: bool,
+    ) -> Result<UdpRepr<'a>> {
         if dgram.len() < HEADER_LEN {
             return Err(WireError::Truncated);
         }
@@ -23,7 +33,8 @@ impl<'a> UdpRepr<'a> {
             return Err(WireError::Truncated);
         }
         let dgram = &dgram[..len];
-        if be16(dgram, 6) != 0 && !checksum::verify_transport(src, dst, PROTO_UDP, dgram) {
+        if verify && be16(dgram, 6) != 0 && !checksum::verify_transport(src, dst, PROTO_UDP, dgram)
+        {
             return Err(WireError::Checksum);
         }
         Ok(UdpRepr {

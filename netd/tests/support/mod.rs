@@ -314,3 +314,63 @@ pub fn next_line(out: &mut BufReader<std::process::ChildStdout>) -> String {
     let _ = out.read_line(&mut line);
     line.trim().to_string()
 }
+
+/// tcpdump on netd0, writing headers only (snaplen 128) to a file.
+pub struct Capture {
+    child: Child,
+    file: PathBuf,
+}
+
+/// Start tcpdump on netd0 for one port and wait until it is capturing.
+pub fn capture(ns: &Netns, port: u16) -> Capture {
+    let file = ns.dir.join(format!("cap-{port}.pcap"));
+    let f = file.to_string_lossy().into_owned();
+    let filter = format!("tcp port {port}");
+    let mut child = ns
+        .command(&[
+            "tcpdump",
+            "-i",
+            "netd0",
+            "-n",
+            "-s",
+            "128",
+            "--immediate-mode",
+            "-U",
+            "-w",
+            &f,
+            &filter,
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("piped stderr"))
+        .read_line(&mut line)
+        .expect("tcpdump's first line");
+    assert!(line.contains("listening on"), "tcpdump: {line}");
+    Capture { child, file }
+}
+
+impl Capture {
+    /// Stop the capture and return tcpdump's one-line summaries, in order.
+    pub fn lines(mut self, ns: &Netns) -> Vec<String> {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = self.child.wait();
+        let out = ns.exec(&["tcpdump", "-n", "-r", &self.file.to_string_lossy()]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Whether a tcpdump summary line is a packet netd sent.
+pub fn from_netd(line: &str) -> bool {
+    line.split(" > ")
+        .next()
+        .is_some_and(|src| src.contains(&format!(" {NETD_ADDR}.")))
+}
