@@ -130,7 +130,11 @@ int net_shutdown(int fd, int how);
 
 /*
  `close(2)`: the connection ends when the last descriptor closes; unread
- data then means an RST (RFC 2525 §2.17), as in Linux.
+ data then means an RST (RFC 2525 §2.17), as in Linux. netd sees both on
+ its own end of the socketpair (HUP, and ECONNRESET when bytes were left
+ queued), so a live socket closes without a round trip. Only a socket netd
+ already shut down (reset, failed connect: POLLHUP here) needs telling, as
+ netd no longer watches its end.
  */
 int net_close(int fd);
 

@@ -19,7 +19,9 @@
 mod control;
 
 use libc::{c_int, c_long, c_void, size_t, sockaddr, socklen_t, ssize_t};
-use netd::proto::{Request, Response, SockRef, WireAddr, DGRAM_HEADER};
+use netd::proto::{
+    decode_accept, Request, Response, SockRef, WireAddr, ACCEPT_RECORD, DGRAM_HEADER,
+};
 use netd::socket::{SockOpt, SockOptName, SockOptValue};
 use std::collections::HashMap;
 use std::os::fd::{IntoRawFd, OwnedFd};
@@ -292,44 +294,76 @@ pub unsafe extern "C" fn net_accept4(
     if !e.listening {
         return fail(libc::EINVAL);
     }
-    // One notification byte per queued connection: the kernel does the
-    // blocking, O_NONBLOCK and signal handling for us.
-    let mut b = 0u8;
-    let n = libc::read(fd, &mut b as *mut u8 as *mut c_void, 1);
-    if n < 0 {
-        return -1;
+    // One record per queued connection, its socketpair end attached: the
+    // kernel does the blocking, O_NONBLOCK, SO_RCVTIMEO and signal handling.
+    let mut record = [0u8; ACCEPT_RECORD];
+    let mut iov = [std::io::IoSliceMut::new(&mut record)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = match nix::sys::socket::recvmsg::<()>(
+        fd,
+        &mut iov,
+        Some(&mut cmsg),
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+    ) {
+        Ok(m) => m,
+        Err(e) => return fail(e as i32),
+    };
+    let mut newfd = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(raw) = c {
+                for r in raw {
+                    // SAFETY: the kernel just installed this descriptor for us.
+                    let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r) };
+                    newfd.get_or_insert(owned);
+                }
+            }
+        }
     }
+    let n = msg.bytes;
     if n == 0 {
         // netd stopped listening (shutdown) or went away.
         return fail(libc::EINVAL);
     }
-    let (resp, newfd) = match control::request(&Request::Accept { sock: e.sock }) {
+    if n != ACCEPT_RECORD {
+        return fail(libc::EPROTO);
+    }
+    // The receipt: netd takes the connection off the accept queue. A full
+    // socketpair cannot happen (one byte per record netd sent).
+    let _ = libc::send(
+        fd,
+        b"a".as_ptr() as *const c_void,
+        1,
+        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+    );
+    let Some(nfd) = newfd else {
+        // No descriptor slot left (MSG_CTRUNC): the kernel closed the new end,
+        // so netd sees the connection closed; accept(2) says EMFILE.
+        let truncated = msg.flags.contains(nix::sys::socket::MsgFlags::MSG_CTRUNC);
+        return fail(if truncated {
+            libc::EMFILE
+        } else {
+            libc::EPROTO
+        });
+    };
+    let (sock, peer) = decode_accept(&record);
+    let raw = match adopt(nfd, flags) {
         Ok(r) => r,
         Err(err) => return fail(err),
     };
-    match (resp, newfd) {
-        (Response::Accepted { sock, peer }, Some(nfd)) => {
-            let raw = match adopt(nfd, flags) {
-                Ok(r) => r,
-                Err(err) => return fail(err),
-            };
-            if let Err(err) = register(
-                raw,
-                Entry {
-                    sock,
-                    stream: true,
-                    connected: true,
-                    listening: false,
-                },
-            ) {
-                return fail(err);
-            }
-            write_addr(peer, addr, len);
-            raw
-        }
-        (Response::Error { errno, .. }, _) => fail(errno),
-        _ => fail(libc::EPROTO),
+    if let Err(err) = register(
+        raw,
+        Entry {
+            sock,
+            stream: true,
+            connected: true,
+            listening: false,
+        },
+    ) {
+        return fail(err);
     }
+    write_addr(peer.into(), addr, len);
+    raw
 }
 
 /// `accept(2)`.
@@ -585,17 +619,30 @@ pub extern "C" fn net_shutdown(fd: c_int, how: c_int) -> c_int {
 }
 
 /// `close(2)`: the connection ends when the last descriptor closes; unread
-/// data then means an RST (RFC 2525 §2.17), as in Linux.
+/// data then means an RST (RFC 2525 §2.17), as in Linux. netd sees both on
+/// its own end of the socketpair (HUP, and ECONNRESET when bytes were left
+/// queued), so a live socket closes without a round trip. Only a socket netd
+/// already shut down (reset, failed connect: POLLHUP here) needs telling, as
+/// netd no longer watches its end.
 #[no_mangle]
 pub extern "C" fn net_close(fd: c_int) -> c_int {
     if let Ok(e) = lookup(fd) {
-        let mut unread: c_int = 0;
-        // SAFETY: FIONREAD writes an int.
-        unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) };
-        let _ = control::request(&Request::CloseHint {
-            sock: e.sock,
-            unread: unread > 0,
-        });
+        let mut p = libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one pollfd we own, zero timeout.
+        let hup = unsafe { libc::poll(&mut p, 1, 0) } == 1 && p.revents & libc::POLLHUP != 0;
+        if hup {
+            let mut unread: c_int = 0;
+            // SAFETY: FIONREAD writes an int.
+            unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) };
+            let _ = control::request(&Request::CloseHint {
+                sock: e.sock,
+                unread: unread > 0,
+            });
+        }
     }
     // SAFETY: closing a descriptor the caller owns.
     unsafe { libc::close(fd) }

@@ -6,7 +6,7 @@ use crate::socket::{SockOpt, SockOptName, SockOptValue};
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Where netd listens unless told otherwise (`--control`, `NETD_SOCKET`).
 pub const DEFAULT_CONTROL_PATH: &str = "/run/netd/netd.sock";
@@ -58,9 +58,6 @@ pub enum Request {
     },
     /// Answered once the handshake is over: `Ok`, or the error connect() reports.
     WaitConnect {
-        sock: SockRef,
-    },
-    Accept {
         sock: SockRef,
     },
     /// SHUT_RD / SHUT_RDWR bookkeeping (SHUT_WR travels in-band as EOF on the socketpair).
@@ -128,6 +125,40 @@ impl From<WireAddr> for SocketAddrV4 {
 /// peer"; all zero from netd carries an error (errno as the 4-byte payload).
 pub const DGRAM_HEADER: usize = 6;
 
+/// A connection handed to the program on its listener's socketpair, with
+/// the new socketpair end in SCM_RIGHTS: id (u32 LE), token (u64 LE), peer
+/// address (4 bytes) and port (u16 BE). accept() is one recvmsg() of one
+/// record, which the kernel never splits or merges with the next because each
+/// carries a descriptor; the program then writes one byte back on the
+/// listener, on which netd takes the connection off the accept queue. So
+/// accept() costs no round trip to netd, and the accept queue (backlog,
+/// overflow, `ss` Recv-Q) still ends where the program takes connections.
+pub const ACCEPT_RECORD: usize = 18;
+
+pub fn encode_accept(sock: SockRef, peer: SocketAddrV4) -> [u8; ACCEPT_RECORD] {
+    let mut r = [0u8; ACCEPT_RECORD];
+    r[..4].copy_from_slice(&sock.id.to_le_bytes());
+    r[4..12].copy_from_slice(&sock.token.to_le_bytes());
+    r[12..16].copy_from_slice(&peer.ip().octets());
+    r[16..18].copy_from_slice(&peer.port().to_be_bytes());
+    r
+}
+
+pub fn decode_accept(r: &[u8; ACCEPT_RECORD]) -> (SockRef, SocketAddrV4) {
+    let id = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+    let mut token = [0u8; 8];
+    token.copy_from_slice(&r[4..12]);
+    let ip = Ipv4Addr::new(r[12], r[13], r[14], r[15]);
+    let port = u16::from_be_bytes([r[16], r[17]]);
+    (
+        SockRef {
+            id,
+            token: u64::from_le_bytes(token),
+        },
+        SocketAddrV4::new(ip, port),
+    )
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
     /// `Ip`, `Icmp`, `Tcp`, `Udp`, `TcpExt`, `IpExt`.
@@ -149,10 +180,6 @@ pub enum Response {
     Sockets(Vec<SockInfo>),
     Socket {
         sock: SockRef,
-    },
-    Accepted {
-        sock: SockRef,
-        peer: WireAddr,
     },
     Addr(WireAddr),
     Opt(SockOptValue),

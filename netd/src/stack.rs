@@ -1925,6 +1925,15 @@ impl Stack {
         }
     }
 
+    /// The `i`th connection in listener `h`'s accept queue (0 is the next
+    /// accept()), so the daemon can hand it over before it is accepted.
+    pub fn queued_child(&self, h: SocketHandle, i: usize) -> Option<SocketHandle> {
+        match &self.sockets.get(&h)?.tcp {
+            TcpSock::Listen(l) => l.accept_queue.get(i).copied(),
+            _ => None,
+        }
+    }
+
     /// Tcp CurrEstab: connections in ESTABLISHED or CLOSE-WAIT.
     pub fn curr_estab(&self) -> usize {
         self.sockets

@@ -175,3 +175,41 @@ def test_udp_both_ways():
         data, frm = u.recvfrom(100)
         assert (data, frm) == (b"back", ku.getsockname())
     ku.close()
+
+
+def test_close_right_after_a_large_send_still_delivers_every_byte():
+    """close(2) leaves the send queue to drain: bytes still waiting between
+    the program and netd when it closes reach the peer, then a FIN."""
+    p = port()
+    # More than the peer's initial window and the stack's send buffer hold,
+    # less than those and the socketpair do: the tail is in the socketpair
+    # when close() comes.
+    data = bytes((i * 13) % 251 for i in range(400_000))
+    got = bytearray()
+    closed = threading.Event()
+    with kernel_listener(p) as k:
+        c = libnet.socket()
+        c.connect((HOST, p))
+        srv, _ = k.accept()
+
+        def reader():
+            # Not reading until close() (or 5 s, should the buffers between
+            # be smaller than the data) leaves bytes queued in the socketpair
+            # beyond what the stack's send buffer holds.
+            closed.wait(5)
+            srv.settimeout(20)
+            while True:
+                b = srv.recv(1 << 20)
+                if not b:
+                    break
+                got.extend(b)
+            srv.close()
+
+        t = threading.Thread(target=reader)
+        t.start()
+        c.sendall(data)
+        c.close()
+        closed.set()
+        t.join(30)
+    assert len(got) == len(data)
+    assert got == data

@@ -427,9 +427,7 @@ impl Daemon {
             return;
         }
         if let Some(live) = live_unix_inodes() {
-            let n = self
-                .endpoints
-                .reap_dead(&live, &mut self.stack, now(), &self.epoll);
+            let n = self.endpoints.reap_dead(&live, &mut self.stack, now());
             if n > 0 && self.opts.verbose {
                 eprintln!("netd: released {n} socket(s) of programs that exited without closing");
             }
@@ -448,18 +446,21 @@ impl Daemon {
 
     /// STATUS= for `systemctl status`: connection counts, when they change, at most once a second.
     fn status(&mut self) {
+        // Counting connections walks every socket: not on every loop turn.
+        if self.last_status.1.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
         let status = format!(
             "{} established connections, {} libnet sockets, control {}",
             self.stack.curr_estab(),
             self.endpoints.len(),
             self.opts.control.display()
         );
-        if status != self.last_status.0
-            && self.last_status.1.elapsed() >= std::time::Duration::from_secs(1)
-        {
+        if status != self.last_status.0 {
             self.notifier.send(&format!("STATUS={status}"));
-            self.last_status = (status, std::time::Instant::now());
+            self.last_status.0 = status;
         }
+        self.last_status.1 = std::time::Instant::now();
     }
 
     /// Arm the timerfd at the stack's next deadline; a syscall only when the
@@ -666,31 +667,6 @@ impl Daemon {
                     _ => Ok(self.connect_outcome(sock)),
                 },
             },
-            Request::Accept { sock } => match handle_of(&mut self.endpoints, sock) {
-                Err(e) => Err(e),
-                Ok(h) => match self.stack.accept(h) {
-                    Err(e) => Err(e),
-                    Ok((child, peer)) => {
-                        self.endpoints.accepted(sock);
-                        return match self.endpoints.create(&self.epoll, child, true, uid) {
-                            Ok((new, fd)) => {
-                                self.endpoints.wake(child, &mut self.stack, t, &self.epoll);
-                                Reply::WithFd(
-                                    Response::Accepted {
-                                        sock: new,
-                                        peer: peer.into(),
-                                    },
-                                    fd,
-                                )
-                            }
-                            Err(e) => {
-                                let _ = self.stack.abort(t, child);
-                                Reply::Now(err(e))
-                            }
-                        };
-                    }
-                },
-            },
             Request::Shutdown { sock, how } => handle_of(&mut self.endpoints, sock).and_then(|h| {
                 let how = match how {
                     0 => Shutdown::Read,
@@ -712,7 +688,7 @@ impl Daemon {
             }),
             Request::CloseHint { sock, unread } => self
                 .endpoints
-                .close_hint(sock, unread, &mut self.stack, t, &self.epoll)
+                .close_hint(sock, unread, &mut self.stack, t)
                 .map(|_| Response::Ok),
             Request::SetOpt { sock, opt } => handle_of(&mut self.endpoints, sock).and_then(|h| {
                 let r = self.stack.setsockopt(t, h, opt);

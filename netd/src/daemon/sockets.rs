@@ -5,12 +5,15 @@
 //! netd reads the program's writes only while the TCP send buffer has room,
 //! and takes received data out of the stack only while the socketpair
 //! accepts it, so a slow reader closes the TCP window toward the peer.
-//! A listener's socketpair carries one byte per queued connection, so its fd
-//! is readable exactly when accept() would succeed. The socket lives while
+//! A listener's socketpair carries one record per queued connection with the
+//! connection's own socketpair end attached (`proto::ACCEPT_RECORD`), so its
+//! fd is readable exactly when accept() would succeed and accept() needs no
+//! round trip to netd; the program's one-byte receipt takes the connection
+//! off the stack's accept queue. The socket lives while
 //! any descriptor of the program's end does: HUP on netd's end is close().
 
 use crate::errno::Errno;
-use crate::proto::{SockRef, DGRAM_HEADER};
+use crate::proto::{encode_accept, SockRef, ACCEPT_RECORD, DGRAM_HEADER};
 use crate::socket::{Shutdown, SockType, SocketHandle};
 use crate::stack::Stack;
 use crate::tcp::State;
@@ -32,8 +35,14 @@ pub struct Endpoint {
     pub handle: SocketHandle,
     pub stream: bool,
     fd: OwnedFd,
-    /// Connection notifications written to a listener's fd and not yet accepted.
-    notified: usize,
+    /// Connections handed to the program on a listener's fd whose receipt
+    /// has not come back: the first `pushed` entries of the accept queue.
+    pushed: usize,
+    /// The listener's socketpair was full: hand over more on EPOLLOUT.
+    push_blocked: bool,
+    /// Every program fd is closed but the send buffer had no room for all it
+    /// wrote: out of epoll, pumped by stack wake-ups until the socketpair is drained.
+    orphan: bool,
     /// The socketpair refused received bytes (the program is behind): wait
     /// for EPOLLOUT on netd's end before moving more.
     out_blocked: bool,
@@ -45,7 +54,8 @@ pub struct Endpoint {
     pub error: Option<Errno>,
     /// A connect() is under way: leave its outcome in the stack for WaitConnect/SO_ERROR.
     pub connecting: bool,
-    /// CloseHint said bytes were left unread: the last close resets.
+    /// The program closed with bytes left unread (its CloseHint, or the
+    /// socketpair's ECONNRESET): the last close resets.
     unread_at_close: bool,
     /// Inode of the program's end, to find its holders in /proc (`ss -p`).
     pub app_inode: u64,
@@ -139,8 +149,10 @@ impl Endpoints {
                 handle,
                 stream,
                 fd: ours,
-                notified: 0,
+                pushed: 0,
+                push_blocked: false,
                 out_blocked: false,
+                orphan: false,
                 eof_sent: false,
                 app_eof: false,
                 error: None,
@@ -179,16 +191,15 @@ impl Endpoints {
     }
 
     /// The program's fds are all gone: close the stack socket as close(2) would.
-    fn release(&mut self, id: u32, stack: &mut Stack, now: Instant, epoll: &Epoll) {
+    fn release(&mut self, id: u32, stack: &mut Stack, now: Instant) {
         let Some(ep) = self.eps.remove(&id) else {
             return;
         };
         self.by_handle.remove(&ep.handle);
-        if !ep.dead {
-            let _ = epoll.delete(ep.fd.as_fd());
-        }
+        // No EPOLL_CTL_DEL: netd's end is never duplicated, so closing it
+        // (when `ep` drops) takes it out of the epoll set.
         // Bytes still queued in the stack count as unread too (`tcp_close()`).
-        let unread = ep.unread_at_close;
+        let unread = ep.unread_at_close || ep.reset_by_close();
         if ep.stream
             && unread
             && !stack
@@ -215,12 +226,11 @@ impl Endpoints {
         unread: bool,
         stack: &mut Stack,
         now: Instant,
-        epoll: &Epoll,
     ) -> Result<(), Errno> {
         let ep = self.get(r)?;
         ep.unread_at_close = unread;
         if ep.dead {
-            self.release(r.id, stack, now, epoll);
+            self.release(r.id, stack, now);
         }
         Ok(())
     }
@@ -240,7 +250,6 @@ impl Endpoints {
         live: &std::collections::HashSet<u64>,
         stack: &mut Stack,
         now: Instant,
-        epoll: &Epoll,
     ) -> usize {
         let gone: Vec<u32> = self
             .eps
@@ -249,15 +258,70 @@ impl Endpoints {
             .map(|(id, _)| *id)
             .collect();
         for id in &gone {
-            self.release(*id, stack, now, epoll);
+            self.release(*id, stack, now);
         }
         gone.len()
     }
 
-    /// The program took one connection: one notification byte fewer owed.
-    pub fn accepted(&mut self, r: SockRef) {
-        if let Ok(ep) = self.get(r) {
-            ep.notified = ep.notified.saturating_sub(1);
+    /// Drop an endpoint whose program end never reached the program, leaving
+    /// its stack socket alone (it stays in the accept queue).
+    fn forget(&mut self, id: u32, epoll: &Epoll) {
+        if let Some(ep) = self.eps.remove(&id) {
+            self.by_handle.remove(&ep.handle);
+            let _ = epoll.delete(ep.fd.as_fd());
+        }
+    }
+
+    /// A listener: take receipts off the accept queue, then hand the program
+    /// every queued connection it does not have yet, each with its socketpair.
+    fn pump_listener(&mut self, id: u32, stack: &mut Stack, now: Instant, epoll: &Epoll) {
+        let Some(ep) = self.eps.get_mut(&id) else {
+            return;
+        };
+        let l = ep.handle;
+        let mut receipts = [0u8; 256];
+        while let Ok(n @ 1..) = ep.read_fd(&mut receipts) {
+            // More receipts than records is a confused program: ignored.
+            for _ in 0..n.min(ep.pushed) {
+                ep.pushed -= 1;
+                let _ = stack.accept(l);
+            }
+        }
+        ep.push_blocked = false;
+        let uid = ep.uid;
+        while let Some(child) = self
+            .eps
+            .get(&id)
+            .and_then(|ep| stack.queued_child(l, ep.pushed))
+        {
+            let peer = stack
+                .peer_addr(child)
+                .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+            let Ok((sock, theirs)) = self.create(epoll, child, true, uid) else {
+                break;
+            };
+            let Some(ep) = self.eps.get_mut(&id) else {
+                return;
+            };
+            let record = encode_accept(sock, peer);
+            let iov = [std::io::IoSlice::new(&record)];
+            let fds = [theirs.as_raw_fd()];
+            let sent = sk::sendmsg::<()>(
+                ep.fd.as_raw_fd(),
+                &iov,
+                &[sk::ControlMessage::ScmRights(&fds)],
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+                None,
+            );
+            if sent == Ok(ACCEPT_RECORD) {
+                ep.pushed += 1;
+                // Data or a FIN may already be queued for it.
+                self.pump(sock.id, stack, now, epoll);
+            } else {
+                ep.push_blocked = true;
+                self.forget(sock.id, epoll);
+                break;
+            }
         }
     }
 
@@ -274,12 +338,28 @@ impl Endpoints {
         if !events.contains(EpollFlags::EPOLLHUP) {
             return;
         }
-        let Some(ep) = self.eps.get(&id) else { return };
-        if ep.dead {
+        let Some(ep) = self.eps.get_mut(&id) else {
+            return;
+        };
+        if ep.dead || ep.orphan {
             return;
         }
-        // Every program fd is closed: what it wrote was drained by the pump above.
-        self.release(id, stack, now, epoll);
+        // Every program fd is closed. Unread data resets at once; bytes it
+        // wrote that the send buffer has no room for yet still go out, as
+        // close(2) leaves the send queue to drain: the endpoint leaves epoll
+        // (HUP would be reported forever) and is pumped by stack wake-ups
+        // until the socketpair reads EOF.
+        if ep.reset_by_close() {
+            ep.unread_at_close = true;
+        }
+        let listening = stack.tcp_state(ep.handle) == Some(State::Listen);
+        if ep.stream && !listening && !ep.unread_at_close && !ep.app_eof && ep.pending_in() > 0 {
+            ep.orphan = true;
+            ep.interest = EpollFlags::empty();
+            let _ = epoll.delete(ep.fd.as_fd());
+            return;
+        }
+        self.release(id, stack, now);
     }
 
     /// Move whatever can move for the endpoint of stack socket `h`.
@@ -293,13 +373,28 @@ impl Endpoints {
         let Some(ep) = self.eps.get_mut(&id) else {
             return;
         };
-        let buf = &mut self.scratch;
         if stack.tcp_state(ep.handle) == Some(State::Listen) {
-            ep.pump_listener(stack);
-        } else if ep.stream {
+            self.pump_listener(id, stack, now, epoll);
+            if let Some(ep) = self.eps.get_mut(&id) {
+                ep.update_interest(stack, epoll, id);
+            }
+            return;
+        }
+        let buf = &mut self.scratch;
+        if ep.stream {
             ep.pump_stream(stack, now, buf);
         } else {
             ep.pump_dgram(stack, now, buf);
+        }
+        let sending = matches!(
+            stack.tcp_state(ep.handle),
+            Some(State::Established) | Some(State::CloseWait)
+        );
+        if ep.orphan && (ep.app_eof || !sending) {
+            // Everything the closed program wrote is in the stack now (or the
+            // connection can no longer take it).
+            self.release(id, stack, now);
+            return;
         }
         ep.update_interest(stack, epoll, id);
     }
@@ -328,6 +423,25 @@ impl Endpoint {
         }
     }
 
+    /// Linux marks the surviving end of a stream socketpair ECONNRESET when
+    /// the closing end still had bytes queued (`unix_release_sock()`): the
+    /// program closed with data unread. Reading SO_ERROR clears it.
+    fn reset_by_close(&self) -> bool {
+        sk::getsockopt(&self.fd, sk::sockopt::SocketError).is_ok_and(|e| e == nix::libc::ECONNRESET)
+    }
+
+    /// Bytes the program wrote that netd has not read yet (SIOCINQ).
+    fn pending_in(&self) -> usize {
+        let mut n: nix::libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        let r = unsafe { nix::libc::ioctl(self.fd.as_raw_fd(), nix::libc::FIONREAD, &mut n) };
+        if r < 0 {
+            0
+        } else {
+            n.max(0) as usize
+        }
+    }
+
     /// Shut both directions: the program reads EOF and its writes fail with EPIPE.
     fn kill(&mut self) {
         if !self.dead {
@@ -335,16 +449,6 @@ impl Endpoint {
             self.eof_sent = true;
             self.app_eof = true;
             self.dead = true;
-        }
-    }
-
-    fn pump_listener(&mut self, stack: &Stack) {
-        let queued = stack.listen_queues(self.handle).map_or(0, |q| q.1);
-        while self.notified < queued {
-            match self.write_fd(b"c") {
-                Ok(1) => self.notified += 1,
-                _ => break,
-            }
         }
     }
 
@@ -362,6 +466,11 @@ impl Endpoint {
             }
         }
         let buf = &mut buf[..CHUNK];
+        if self.orphan {
+            // Nobody reads any more: data that arrives stays in the stack,
+            // and closing with it unread resets, as Linux answers data after close().
+            self.eof_sent = true;
+        }
         // Stack -> program, straight from the receive queue into the
         // socketpair: what it refuses stays queued in the stack, so the
         // advertised window shrinks exactly as the program falls behind.
@@ -414,9 +523,18 @@ impl Endpoint {
                     let _ = stack.shutdown(now, self.handle, Shutdown::Write);
                 }
                 Ok(n) => {
-                    if stack.send(now, self.handle, &buf[..n]).is_err() {
+                    // A short read drained the socketpair: epoll (level-
+                    // triggered) says when there is more, saving a read that
+                    // would fail with EAGAIN.
+                    if stack.send(now, self.handle, &buf[..n]).is_err() || n < want {
                         break;
                     }
+                }
+                // The program closed with bytes unread (see `release`); the
+                // read after the last byte reports it, once.
+                Err(nix::errno::Errno::ECONNRESET) => {
+                    self.unread_at_close = true;
+                    break;
                 }
                 Err(_) => break,
             }
@@ -461,6 +579,9 @@ impl Endpoint {
     }
 
     fn update_interest(&mut self, stack: &Stack, epoll: &Epoll, id: u32) {
+        if self.orphan {
+            return;
+        }
         if self.dead {
             if !self.interest.is_empty() {
                 self.interest = EpollFlags::empty();
@@ -473,7 +594,7 @@ impl Endpoint {
         if !self.stream || listening || (!self.app_eof && stack.send_space(self.handle) > 0) {
             want |= EpollFlags::EPOLLIN;
         }
-        if self.out_blocked {
+        if self.out_blocked || self.push_blocked {
             want |= EpollFlags::EPOLLOUT;
         }
         if want != self.interest {
