@@ -20,7 +20,7 @@ mod control;
 
 use libc::{c_int, c_long, c_void, size_t, sockaddr, socklen_t, ssize_t};
 use netd::proto::{
-    decode_accept, Request, Response, SockRef, WireAddr, ACCEPT_RECORD, DGRAM_HEADER,
+    AcceptRecord, Request, Response, SockRef, WireAddr, ACCEPT_RECORD, DGRAM_HEADER,
 };
 use netd::socket::{SockOpt, SockOptName, SockOptValue};
 use std::collections::HashMap;
@@ -60,11 +60,16 @@ fn key(fd: c_int) -> Result<(u64, u64), c_int> {
 }
 
 fn lookup(fd: c_int) -> Result<Entry, c_int> {
+    lookup_key(fd).map(|(_, e)| e)
+}
+
+/// The entry and its (device, inode) key.
+fn lookup_key(fd: c_int) -> Result<((u64, u64), Entry), c_int> {
     let k = key(fd)?;
     let t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
     t.as_ref()
         .and_then(|m| m.get(&k))
-        .copied()
+        .map(|e| (k, *e))
         .ok_or(libc::ENOTSOCK)
 }
 
@@ -78,10 +83,13 @@ fn update(fd: c_int, f: impl FnOnce(&mut Entry)) {
 }
 
 fn register(fd: c_int, e: Entry) -> Result<(), c_int> {
-    let k = key(fd)?;
+    register_key(key(fd)?, e);
+    Ok(())
+}
+
+fn register_key(k: (u64, u64), e: Entry) {
     let mut t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
     t.get_or_insert_with(HashMap::new).insert(k, e);
-    Ok(())
 }
 
 /// A control request whose answer is just success or an errno.
@@ -287,8 +295,8 @@ pub unsafe extern "C" fn net_accept4(
     if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
         return fail(libc::EINVAL);
     }
-    let e = match lookup(fd) {
-        Ok(e) => e,
+    let (listener_key, e) = match lookup_key(fd) {
+        Ok(v) => v,
         Err(err) => return fail(err),
     };
     if !e.listening {
@@ -299,12 +307,14 @@ pub unsafe extern "C" fn net_accept4(
     let mut record = [0u8; ACCEPT_RECORD];
     let mut iov = [std::io::IoSliceMut::new(&mut record)];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = match nix::sys::socket::recvmsg::<()>(
-        fd,
-        &mut iov,
-        Some(&mut cmsg),
-        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
-    ) {
+    // FD_CLOEXEC set atomically when asked for, and not set (no fcntl to
+    // clear it) otherwise.
+    let cloexec = if flags & libc::SOCK_CLOEXEC != 0 {
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC
+    } else {
+        nix::sys::socket::MsgFlags::empty()
+    };
+    let msg = match nix::sys::socket::recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), cloexec) {
         Ok(m) => m,
         Err(e) => return fail(e as i32),
     };
@@ -346,23 +356,23 @@ pub unsafe extern "C" fn net_accept4(
             libc::EPROTO
         });
     };
-    let (sock, peer) = decode_accept(&record);
-    let raw = match adopt(nfd, flags) {
+    let rec = AcceptRecord::decode(&record);
+    // FD_CLOEXEC is already as asked: adopt() must not clear it.
+    let raw = match adopt(nfd, flags | libc::SOCK_CLOEXEC) {
         Ok(r) => r,
         Err(err) => return fail(err),
     };
-    if let Err(err) = register(
-        raw,
+    // Every socketpair end lives on the same (sockfs) device as the listener's.
+    register_key(
+        (listener_key.0, rec.inode),
         Entry {
-            sock,
+            sock: rec.sock,
             stream: true,
             connected: true,
             listening: false,
         },
-    ) {
-        return fail(err);
-    }
-    write_addr(peer.into(), addr, len);
+    );
+    write_addr(rec.peer.into(), addr, len);
     raw
 }
 
@@ -626,15 +636,15 @@ pub extern "C" fn net_shutdown(fd: c_int, how: c_int) -> c_int {
 /// netd no longer watches its end.
 #[no_mangle]
 pub extern "C" fn net_close(fd: c_int) -> c_int {
-    if let Ok(e) = lookup(fd) {
-        let mut p = libc::pollfd {
-            fd,
-            events: 0,
-            revents: 0,
-        };
-        // SAFETY: one pollfd we own, zero timeout.
-        let hup = unsafe { libc::poll(&mut p, 1, 0) } == 1 && p.revents & libc::POLLHUP != 0;
-        if hup {
+    let mut p = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one pollfd we own, zero timeout.
+    let hup = unsafe { libc::poll(&mut p, 1, 0) } == 1 && p.revents & libc::POLLHUP != 0;
+    if hup {
+        if let Ok(e) = lookup(fd) {
             let mut unread: c_int = 0;
             // SAFETY: FIONREAD writes an int.
             unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) };

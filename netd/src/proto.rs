@@ -127,36 +127,53 @@ pub const DGRAM_HEADER: usize = 6;
 
 /// A connection handed to the program on its listener's socketpair, with
 /// the new socketpair end in SCM_RIGHTS: id (u32 LE), token (u64 LE), peer
-/// address (4 bytes) and port (u16 BE). accept() is one recvmsg() of one
-/// record, which the kernel never splits or merges with the next because each
-/// carries a descriptor; the program then writes one byte back on the
-/// listener, on which netd takes the connection off the accept queue. So
-/// accept() costs no round trip to netd, and the accept queue (backlog,
-/// overflow, `ss` Recv-Q) still ends where the program takes connections.
-pub const ACCEPT_RECORD: usize = 18;
+/// address (4 bytes), port (u16 BE) and the inode of the attached end (u64
+/// LE, which libnet keys its table by, saving an fstat). accept() is one
+/// recvmsg() of one record, which the kernel never splits or merges with the
+/// next because each carries a descriptor; the program then writes one byte
+/// back on the listener, on which netd takes the connection off the accept
+/// queue. So accept() costs no round trip to netd, and the accept queue
+/// (backlog, overflow, `ss` Recv-Q) still ends where the program takes
+/// connections.
+pub const ACCEPT_RECORD: usize = 26;
 
-pub fn encode_accept(sock: SockRef, peer: SocketAddrV4) -> [u8; ACCEPT_RECORD] {
-    let mut r = [0u8; ACCEPT_RECORD];
-    r[..4].copy_from_slice(&sock.id.to_le_bytes());
-    r[4..12].copy_from_slice(&sock.token.to_le_bytes());
-    r[12..16].copy_from_slice(&peer.ip().octets());
-    r[16..18].copy_from_slice(&peer.port().to_be_bytes());
-    r
+/// What an accept record carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcceptRecord {
+    pub sock: SockRef,
+    pub peer: SocketAddrV4,
+    pub inode: u64,
 }
 
-pub fn decode_accept(r: &[u8; ACCEPT_RECORD]) -> (SockRef, SocketAddrV4) {
-    let id = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
-    let mut token = [0u8; 8];
-    token.copy_from_slice(&r[4..12]);
-    let ip = Ipv4Addr::new(r[12], r[13], r[14], r[15]);
-    let port = u16::from_be_bytes([r[16], r[17]]);
-    (
-        SockRef {
-            id,
-            token: u64::from_le_bytes(token),
-        },
-        SocketAddrV4::new(ip, port),
-    )
+impl AcceptRecord {
+    pub fn encode(&self) -> [u8; ACCEPT_RECORD] {
+        let mut r = [0u8; ACCEPT_RECORD];
+        r[..4].copy_from_slice(&self.sock.id.to_le_bytes());
+        r[4..12].copy_from_slice(&self.sock.token.to_le_bytes());
+        r[12..16].copy_from_slice(&self.peer.ip().octets());
+        r[16..18].copy_from_slice(&self.peer.port().to_be_bytes());
+        r[18..26].copy_from_slice(&self.inode.to_le_bytes());
+        r
+    }
+
+    pub fn decode(r: &[u8; ACCEPT_RECORD]) -> AcceptRecord {
+        let u64_at = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&r[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
+        AcceptRecord {
+            sock: SockRef {
+                id: u32::from_le_bytes([r[0], r[1], r[2], r[3]]),
+                token: u64_at(4),
+            },
+            peer: SocketAddrV4::new(
+                Ipv4Addr::new(r[12], r[13], r[14], r[15]),
+                u16::from_be_bytes([r[16], r[17]]),
+            ),
+            inode: u64_at(18),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,4 +273,22 @@ pub struct TcpInfo {
     pub min_rtt_us: u64,
     pub snd_wnd: u32,
     pub rcv_wnd: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accept_record_decodes_to_what_was_encoded() {
+        let rec = AcceptRecord {
+            sock: SockRef {
+                id: 0xdead_beef,
+                token: 0x0123_4567_89ab_cdef,
+            },
+            peer: SocketAddrV4::new(Ipv4Addr::new(10, 77, 0, 1), 54321),
+            inode: 987_654_321,
+        };
+        assert_eq!(AcceptRecord::decode(&rec.encode()), rec);
+    }
 }

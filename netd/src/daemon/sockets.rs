@@ -13,7 +13,7 @@
 //! any descriptor of the program's end does: HUP on netd's end is close().
 
 use crate::errno::Errno;
-use crate::proto::{encode_accept, SockRef, ACCEPT_RECORD, DGRAM_HEADER};
+use crate::proto::{AcceptRecord, SockRef, ACCEPT_RECORD, DGRAM_HEADER};
 use crate::socket::{Shutdown, SockType, SocketHandle};
 use crate::stack::Stack;
 use crate::tcp::State;
@@ -40,6 +40,10 @@ pub struct Endpoint {
     pushed: usize,
     /// The listener's socketpair was full: hand over more on EPOLLOUT.
     push_blocked: bool,
+    /// The program may have written bytes netd has not read: set by EPOLLIN,
+    /// cleared by a read that drained the socketpair, so stack wake-ups do
+    /// not cost a read that fails with EAGAIN.
+    readable: bool,
     /// Every program fd is closed but the send buffer had no room for all it
     /// wrote: out of epoll, pumped by stack wake-ups until the socketpair is drained.
     orphan: bool,
@@ -74,12 +78,6 @@ pub struct Endpoints {
     rng: u64,
     /// One scratch buffer for every pump: no allocation per wake-up.
     scratch: Vec<u8>,
-}
-
-fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
-    use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
-    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(|_| ())
 }
 
 fn errno_of(e: nix::errno::Errno) -> Errno {
@@ -126,12 +124,13 @@ impl Endpoints {
         } else {
             sk::SockType::Datagram
         };
+        // netd's end stays blocking as far as the descriptor goes: every
+        // operation on it passes MSG_DONTWAIT, which saves two fcntl()s.
         let (ours, theirs) = sk::socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
             .map_err(errno_of)?;
         let app_inode = nix::sys::stat::fstat(&theirs)
             .map(|st| st.st_ino)
             .unwrap_or(0);
-        set_nonblocking(&ours).map_err(errno_of)?;
         let id = self.next;
         self.next = self.next.wrapping_add(1).max(1);
         let token = self.token();
@@ -153,6 +152,7 @@ impl Endpoints {
                 push_blocked: false,
                 out_blocked: false,
                 orphan: false,
+                readable: true,
                 eof_sent: false,
                 app_eof: false,
                 error: None,
@@ -198,8 +198,9 @@ impl Endpoints {
         self.by_handle.remove(&ep.handle);
         // No EPOLL_CTL_DEL: netd's end is never duplicated, so closing it
         // (when `ep` drops) takes it out of the epoll set.
-        // Bytes still queued in the stack count as unread too (`tcp_close()`).
-        let unread = ep.unread_at_close || ep.reset_by_close();
+        // Bytes still queued in the stack count as unread too (`tcp_close()`);
+        // the socketpair's ECONNRESET was read at HUP (`on_event`).
+        let unread = ep.unread_at_close;
         if ep.stream
             && unread
             && !stack
@@ -280,7 +281,11 @@ impl Endpoints {
         };
         let l = ep.handle;
         let mut receipts = [0u8; 256];
-        while let Ok(n @ 1..) = ep.read_fd(&mut receipts) {
+        while ep.readable {
+            let Ok(n @ 1..) = ep.read_fd(&mut receipts) else {
+                ep.readable = false;
+                break;
+            };
             // More receipts than records is a confused program: ignored.
             for _ in 0..n.min(ep.pushed) {
                 ep.pushed -= 1;
@@ -300,10 +305,15 @@ impl Endpoints {
             let Ok((sock, theirs)) = self.create(epoll, child, true, uid) else {
                 break;
             };
+            let record = AcceptRecord {
+                sock,
+                peer,
+                inode: self.eps.get(&sock.id).map_or(0, |c| c.app_inode),
+            }
+            .encode();
             let Some(ep) = self.eps.get_mut(&id) else {
                 return;
             };
-            let record = encode_accept(sock, peer);
             let iov = [std::io::IoSlice::new(&record)];
             let fds = [theirs.as_raw_fd()];
             let sent = sk::sendmsg::<()>(
@@ -334,6 +344,9 @@ impl Endpoints {
         now: Instant,
         epoll: &Epoll,
     ) {
+        if let Some(ep) = self.eps.get_mut(&id) {
+            ep.readable = true;
+        }
         self.pump(id, stack, now, epoll);
         if !events.contains(EpollFlags::EPOLLHUP) {
             return;
@@ -511,7 +524,7 @@ impl Endpoint {
             }
         }
         // Program -> stack, no faster than the send buffer drains.
-        while !self.app_eof {
+        while !self.app_eof && self.readable {
             let space = stack.send_space(self.handle);
             if space == 0 {
                 break;
@@ -526,7 +539,12 @@ impl Endpoint {
                     // A short read drained the socketpair: epoll (level-
                     // triggered) says when there is more, saving a read that
                     // would fail with EAGAIN.
-                    if stack.send(now, self.handle, &buf[..n]).is_err() || n < want {
+                    if stack.send(now, self.handle, &buf[..n]).is_err() {
+                        break;
+                    }
+                    // An orphan's next read is EOF: keep reading it.
+                    if n < want && !self.orphan {
+                        self.readable = false;
                         break;
                     }
                 }
@@ -534,6 +552,11 @@ impl Endpoint {
                 // read after the last byte reports it, once.
                 Err(nix::errno::Errno::ECONNRESET) => {
                     self.unread_at_close = true;
+                    self.readable = false;
+                    break;
+                }
+                Err(nix::errno::Errno::EAGAIN) => {
+                    self.readable = false;
                     break;
                 }
                 Err(_) => break,
@@ -560,7 +583,7 @@ impl Endpoint {
             }
         }
         // Program -> stack.
-        loop {
+        while self.readable {
             match self.read_fd(buf) {
                 Ok(n) if n >= DGRAM_HEADER => {
                     let ip = Ipv4Addr::new(buf[0], buf[1], buf[2], buf[3]);
@@ -573,7 +596,10 @@ impl Endpoint {
                     };
                 }
                 Ok(_) => continue,
-                Err(_) => break,
+                Err(_) => {
+                    self.readable = false;
+                    break;
+                }
             }
         }
     }
