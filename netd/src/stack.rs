@@ -135,6 +135,11 @@ impl Stack {
         self.tx.queue.pop_front()
     }
 
+    /// Hand back a transmitted packet's buffer for reuse.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.tx.recycle(buf);
+    }
+
     /// Tell the stack what the link does for it (a TUN device with a
     /// virtio-net header): TCP then sends super-segments up to
     /// `offloads.tso_max` bytes and leaves checksums partial.
@@ -160,6 +165,7 @@ impl Stack {
         let mut budget = LOOPBACK_BUDGET;
         while let Some(pkt) = self.tx.loopback.pop_front() {
             self.receive(now, &pkt);
+            self.tx.recycle(pkt);
             budget -= 1;
             if budget == 0 {
                 break;

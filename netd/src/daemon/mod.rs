@@ -511,6 +511,7 @@ impl Daemon {
             if self.tun.send(&pkt).is_err() {
                 self.stack.mib.ip.out_discards += 1;
             }
+            self.stack.recycle(pkt.data);
         }
     }
 
