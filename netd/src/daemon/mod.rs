@@ -463,27 +463,26 @@ impl Daemon {
         self.last_status.1 = std::time::Instant::now();
     }
 
-    /// Arm the timerfd at the stack's next deadline; a syscall only when the
-    /// deadline moved, as most loop turns leave it where it was.
+    /// Arm the timerfd at the stack's next deadline, lazily: a syscall only
+    /// when the deadline comes earlier than the armed one. A later or
+    /// cancelled deadline leaves the timer as it is, and its early expiry
+    /// costs one idle loop turn, which re-arms it; so the delayed-ACK and
+    /// retransmission timers that every request/response moves cost no
+    /// timerfd_settime() on the way.
     fn arm_timer(&mut self) {
-        let next = self.stack.next_deadline();
-        if next == self.armed {
+        let Some(next) = self.stack.next_deadline() else {
+            return;
+        };
+        if self.armed.is_some_and(|armed| armed <= next) {
             return;
         }
-        self.armed = next;
-        match next {
-            Some(at) => {
-                let us = at.as_micros().max(1);
-                let ts = TimeSpec::new((us / 1_000_000) as i64, ((us % 1_000_000) * 1000) as i64);
-                let _ = self.timer.set(
-                    Expiration::OneShot(ts),
-                    TimerSetTimeFlags::TFD_TIMER_ABSTIME,
-                );
-            }
-            None => {
-                let _ = self.timer.unset();
-            }
-        }
+        self.armed = Some(next);
+        let us = next.as_micros().max(1);
+        let ts = TimeSpec::new((us / 1_000_000) as i64, ((us % 1_000_000) * 1000) as i64);
+        let _ = self.timer.set(
+            Expiration::OneShot(ts),
+            TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+        );
     }
 
     /// Read every packet that is ready (up to TUN_BATCH) before anything is
