@@ -291,6 +291,9 @@ impl Endpoints {
                 ep.pushed -= 1;
                 let _ = stack.accept(l);
             }
+            if n < receipts.len() {
+                ep.readable = false;
+            }
         }
         ep.push_blocked = false;
         let uid = ep.uid;
