@@ -38,7 +38,60 @@ struct Entry {
     listening: bool,
 }
 
-static TABLE: Mutex<Option<HashMap<(u64, u64), Entry>>> = Mutex::new(None);
+static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+
+/// The table is not pruned below this many entries.
+const PRUNE_MIN: usize = 1024;
+
+/// libnet's sockets by (device, inode). close() cannot drop an entry (a
+/// dup()ed descriptor may still use it), so entries of sockets the process
+/// no longer holds are pruned against /proc/self/fd whenever the table has
+/// doubled since the last prune: amortised O(1) per socket, and a server
+/// that accepts forever keeps a table the size of its open sockets.
+struct Table {
+    map: HashMap<(u64, u64), Entry>,
+    prune_at: usize,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            map: HashMap::new(),
+            prune_at: PRUNE_MIN,
+        }
+    }
+}
+
+impl Table {
+    fn insert(&mut self, k: (u64, u64), e: Entry) {
+        self.map.insert(k, e);
+        if self.map.len() >= self.prune_at {
+            if let Some(held) = held_socket_inodes() {
+                self.map.retain(|(_, ino), _| held.contains(ino));
+            }
+            self.prune_at = (2 * self.map.len()).max(PRUNE_MIN);
+        }
+    }
+}
+
+/// Inodes of the sockets this process has descriptors for ("socket:[N]"
+/// links in /proc/self/fd); None if /proc cannot be read, so nothing is pruned.
+fn held_socket_inodes() -> Option<std::collections::HashSet<u64>> {
+    let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+    Some(
+        dir.flatten()
+            .filter_map(|ent| {
+                let target = std::fs::read_link(ent.path()).ok()?;
+                target
+                    .to_str()?
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .parse()
+                    .ok()
+            })
+            .collect(),
+    )
+}
 
 fn set_errno(e: c_int) {
     // SAFETY: __errno_location() returns this thread's errno.
@@ -68,7 +121,7 @@ fn lookup_key(fd: c_int) -> Result<((u64, u64), Entry), c_int> {
     let k = key(fd)?;
     let t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
     t.as_ref()
-        .and_then(|m| m.get(&k))
+        .and_then(|t| t.map.get(&k))
         .map(|e| (k, *e))
         .ok_or(libc::ENOTSOCK)
 }
@@ -76,7 +129,7 @@ fn lookup_key(fd: c_int) -> Result<((u64, u64), Entry), c_int> {
 fn update(fd: c_int, f: impl FnOnce(&mut Entry)) {
     if let Ok(k) = key(fd) {
         let mut t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = t.as_mut().and_then(|m| m.get_mut(&k)) {
+        if let Some(e) = t.as_mut().and_then(|t| t.map.get_mut(&k)) {
             f(e);
         }
     }
@@ -89,7 +142,7 @@ fn register(fd: c_int, e: Entry) -> Result<(), c_int> {
 
 fn register_key(k: (u64, u64), e: Entry) {
     let mut t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
-    t.get_or_insert_with(HashMap::new).insert(k, e);
+    t.get_or_insert_with(Table::default).insert(k, e);
 }
 
 /// A control request whose answer is just success or an errno.
@@ -875,6 +928,39 @@ pub extern "C" fn net_version() -> *const libc::c_char {
 
 #[cfg(test)]
 mod tests {
+    /// Sockets the process closed leave the table once it has doubled;
+    /// sockets it still holds stay.
+    #[test]
+    fn the_table_forgets_sockets_the_process_no_longer_holds() {
+        use std::os::fd::AsRawFd;
+        let entry = super::Entry {
+            sock: super::SockRef { id: 1, token: 1 },
+            stream: true,
+            connected: true,
+            listening: false,
+        };
+        let mut table = super::Table::default();
+        let mut kept = Vec::new();
+        for i in 0..2 * super::PRUNE_MIN {
+            let (a, _b) = nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::Stream,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .unwrap();
+            let k = super::key(a.as_raw_fd()).unwrap();
+            table.insert(k, entry);
+            if i % 100 == 0 {
+                kept.push((k, a));
+            }
+        }
+        assert!(table.map.len() < super::PRUNE_MIN, "{}", table.map.len());
+        for (k, _) in &kept {
+            assert!(table.map.contains_key(k));
+        }
+    }
+
     #[test]
     fn version_is_nul_terminated_crate_version() {
         let s = unsafe { std::ffi::CStr::from_ptr(super::net_version()) };
