@@ -85,15 +85,20 @@ fn kernel_server(
 
 const HUNDRED_MB: &str = "100000000";
 
-#[test]
-fn kernel_client_echoes_100mb_through_a_libnet_server_exact_bytes() {
-    let ns = Netns::new("echo");
-    let _netd = Netd::start(&ns, &[]);
+/// A libnet echo server on `port` for one connection and the kernel client
+/// echoing `bytes` through it, both ways at once, checked exactly;
+/// `before_client` runs once the server listens (to start a capture).
+fn echo_through_libnet<T>(
+    ns: &Netns,
+    port: &str,
+    bytes: &str,
+    before_client: impl FnOnce() -> T,
+) -> T {
     let server = compile_c("echo_server", &ns.dir);
     let (mut child, _child_out) =
-        spawn_until(&mut ns.libnet_program(&server, &["7000", "1"]), "listening");
-    // 100 MB each way at once through the echo.
-    let out = python(&ns, KERNEL_CLIENT, &[NETD_ADDR, "7000", HUNDRED_MB]);
+        spawn_until(&mut ns.libnet_program(&server, &[port, "1"]), "listening");
+    let t = before_client();
+    let out = python(ns, KERNEL_CLIENT, &[NETD_ADDR, port, bytes]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "OK",
@@ -101,6 +106,14 @@ fn kernel_client_echoes_100mb_through_a_libnet_server_exact_bytes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(child.wait().unwrap().success());
+    t
+}
+
+#[test]
+fn kernel_client_echoes_100mb_through_a_libnet_server_exact_bytes() {
+    let ns = Netns::new("echo");
+    let _netd = Netd::start(&ns, &[]);
+    echo_through_libnet(&ns, "7000", HUNDRED_MB, || ());
 }
 
 /// IFF_VNET_HDR with TSO both ways: the kernel hands netd 64 KB GSO
@@ -110,18 +123,7 @@ fn kernel_client_echoes_100mb_through_a_libnet_server_exact_bytes() {
 fn bulk_data_crosses_the_tun_device_as_super_segments_both_ways() {
     let ns = Netns::new("tso");
     let _netd = Netd::start(&ns, &[]);
-    let server = compile_c("echo_server", &ns.dir);
-    let (mut child, _child_out) =
-        spawn_until(&mut ns.libnet_program(&server, &["7001", "1"]), "listening");
-    let cap = capture(&ns, 7001);
-    let out = python(&ns, KERNEL_CLIENT, &[NETD_ADDR, "7001", "4000000"]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "OK",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(child.wait().unwrap().success());
+    let cap = echo_through_libnet(&ns, "7001", "4000000", || capture(&ns, 7001));
     let lines = cap.lines(&ns);
     let largest = |netd: bool| {
         lines
