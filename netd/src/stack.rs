@@ -1931,6 +1931,32 @@ impl Stack {
         }
     }
 
+    /// Give back the memory of TCP buffers left empty for `idle` or longer:
+    /// a VecDeque keeps its capacity when drained, so without this every
+    /// connection that once moved data would hold its high-water mark for
+    /// life (Linux frees skbs as they are consumed and reclaims forward
+    /// allocations, `sk_mem_reclaim()`). The daemon calls this about once a
+    /// second; returns the bytes released.
+    pub fn reclaim_idle_buffers(&mut self, now: Instant, idle: Duration) -> usize {
+        let mut freed = 0;
+        for tcb in self.sockets.values_mut().filter_map(|s| s.tcb_mut()) {
+            let quiet = now.saturating_since(tcb.ack.lrcvtime) >= idle
+                && now.saturating_since(tcb.last_data_sent) >= idle;
+            if !quiet {
+                continue;
+            }
+            if tcb.recv_buf.is_empty() && tcb.recv_buf.capacity() > 0 {
+                freed += tcb.recv_buf.capacity();
+                tcb.recv_buf = Default::default();
+            }
+            if tcb.send_buf.is_empty() && tcb.send_buf.capacity() > 0 {
+                freed += tcb.send_buf.capacity();
+                tcb.send_buf = Default::default();
+            }
+        }
+        freed
+    }
+
     /// The `i`th connection in listener `h`'s accept queue (0 is the next
     /// accept()), so the daemon can hand it over before it is accepted.
     pub fn queued_child(&self, h: SocketHandle, i: usize) -> Option<SocketHandle> {

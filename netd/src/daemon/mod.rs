@@ -330,7 +330,7 @@ impl Daemon {
             self.answer_waiters();
             self.flush_tun();
             self.watchdog();
-            self.reap_endpoints();
+            self.reap_and_reclaim();
             self.status();
             if stop {
                 return Ok(());
@@ -416,13 +416,15 @@ impl Daemon {
         }
     }
 
-    /// Free dead endpoints whose program end no longer exists (see
-    /// `Endpoints::reap_dead`), at most once a second and only when some are dead.
-    fn reap_endpoints(&mut self) {
+    /// Once a second: give back the buffers of connections idle for a second,
+    /// and free dead endpoints whose program end no longer exists (see
+    /// `Endpoints::reap_dead`), when some are dead.
+    fn reap_and_reclaim(&mut self) {
         if self.last_reap.elapsed() < REAP_EVERY {
             return;
         }
         self.last_reap = std::time::Instant::now();
+        self.stack.reclaim_idle_buffers(now(), REAP_EVERY);
         if !self.endpoints.has_dead() {
             return;
         }
