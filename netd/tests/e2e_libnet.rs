@@ -99,12 +99,7 @@ fn echo_through_libnet<T>(
         spawn_until(&mut ns.libnet_program(&server, &[port, "1"]), "listening");
     let t = before_client();
     let out = python(ns, KERNEL_CLIENT, &[NETD_ADDR, port, bytes]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "OK",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_stdout(&out, "OK");
     assert!(child.wait().unwrap().success());
     t
 }
@@ -148,12 +143,7 @@ fn libnet_client_downloads_100mb_from_a_kernel_server_exact_bytes() {
         .libnet_program(&client, &[HOST_ADDR, "8000", "0"])
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        pattern_fnv(100_000_000),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_stdout(&out, pattern_fnv(100_000_000));
     assert!(server.wait().unwrap().success());
 }
 
@@ -352,12 +342,7 @@ ts = [threading.Thread(target=one, args=(i,)) for i in range(20)]
 print("ok %d" % sum(ok))
 "#;
     let r = python(&ns, clients, &[]);
-    assert_eq!(
-        String::from_utf8_lossy(&r.stdout).trim(),
-        "ok 20",
-        "{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    assert_stdout(&r, "ok 20");
     assert_eq!(next_line(&mut out), "served 20 bytes 1000000");
     assert!(srv.wait().unwrap().success());
 }
@@ -441,12 +426,7 @@ for _ in range(100):
         .output()
         .unwrap();
     let expect = pattern_fnv(100_000_000);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("200 {expect}"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_stdout(&out, format!("200 {expect}"));
     let _ = httpd.kill();
     let _ = httpd.wait();
 }

@@ -289,12 +289,7 @@ fn ss_shows_syn_recv_under_a_cookieless_syn_burst_and_time_wait() {
         "ready",
     );
     let sent = ns.exec(&["python3", "-c", SYN_BURST, "7800"]);
-    assert_eq!(
-        String::from_utf8_lossy(&sent.stdout).trim(),
-        "sent",
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    assert_stdout(&sent, "sent");
     std::thread::sleep(std::time::Duration::from_millis(300));
     // backlog 8: the SYN queue holds 9 requests; without cookies the rest are dropped.
     let rows = stdout(&run(&netd, &["ss", "-tnoH", "state", "syn-recv"]));

@@ -374,3 +374,13 @@ pub fn from_netd(line: &str) -> bool {
         .next()
         .is_some_and(|src| src.contains(&format!(" {NETD_ADDR}.")))
 }
+
+/// A program's trimmed stdout is `want`; its stderr explains a failure.
+pub fn assert_stdout(out: &Output, want: impl AsRef<str>) {
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        want.as_ref(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
