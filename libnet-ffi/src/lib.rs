@@ -471,16 +471,8 @@ pub unsafe extern "C" fn net_send(
         if !e.connected {
             return fail(libc::EDESTADDRREQ);
         }
-        return send_dgram(
-            fd,
-            buf,
-            len,
-            flags,
-            WireAddr {
-                ip: [0; 4],
-                port: 0,
-            },
-        );
+        // All zero: "the connected peer" (proto::DGRAM_HEADER).
+        return send_dgram(fd, buf, len, flags, WireAddr::UNSPECIFIED);
     }
     if !e.connected {
         return broken_pipe(&e, flags);

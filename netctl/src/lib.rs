@@ -648,25 +648,11 @@ mod tests {
     }
 
     fn info(state: u8, local: ([u8; 4], u16), peer: ([u8; 4], u16), q: (u64, u64)) -> SockInfo {
+        let addr = |(ip, port): ([u8; 4], u16)| WireAddr { ip, port };
         SockInfo {
-            proto: "tcp".into(),
-            state,
-            local: WireAddr {
-                ip: local.0,
-                port: local.1,
-            },
-            peer: WireAddr {
-                ip: peer.0,
-                port: peer.1,
-            },
             recv_q: q.0,
             send_q: q.1,
-            timer: None,
-            users: Vec::new(),
-            info: None,
-            sk: 0,
-            uid: 0,
-            ino: 0,
+            ..SockInfo::row("tcp", state, addr(local), addr(peer))
         }
     }
 

@@ -239,6 +239,35 @@ pub struct SockInfo {
     pub ino: u64,
 }
 
+impl WireAddr {
+    /// 0.0.0.0:0, `*` in ss's peer column.
+    pub const UNSPECIFIED: WireAddr = WireAddr {
+        ip: [0; 4],
+        port: 0,
+    };
+}
+
+impl SockInfo {
+    /// A row with empty queues, no timer, no owner and no `-i` details; the
+    /// callers fill in what their socket has with struct-update syntax.
+    pub fn row(proto: &str, state: u8, local: WireAddr, peer: WireAddr) -> SockInfo {
+        SockInfo {
+            proto: proto.into(),
+            state,
+            local,
+            peer,
+            recv_q: 0,
+            send_q: 0,
+            timer: None,
+            users: Vec::new(),
+            info: None,
+            sk: 0,
+            uid: 0,
+            ino: 0,
+        }
+    }
+}
+
 /// What `ss -i` prints (a subset of `struct tcp_info`); times in microseconds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpInfo {

@@ -1743,34 +1743,25 @@ impl Stack {
     /// (`tcp_diag_get_info()` for the queue columns).
     /// Rows carry the socket's handle id in `sk`; who holds it is the daemon's to add.
     pub fn sockets_info(&self, now: Instant) -> Vec<crate::proto::SockInfo> {
-        use crate::proto::{SockInfo, WireAddr};
-        let none = WireAddr {
-            ip: [0; 4],
-            port: 0,
-        };
+        use crate::proto::SockInfo;
         let left = |d: Option<Instant>| d.map_or(0, |d| d.saturating_since(now).as_millis() as u64);
         let mut out = Vec::new();
         for (&h, s) in self.sockets.iter() {
             let start = out.len();
-            self.socket_rows(now, s, &mut out, &left, none);
+            self.socket_rows(now, s, &mut out, &left);
             if let Some(first) = out.get_mut(start) {
                 first.sk = u64::from(h.0);
             }
         }
         for tw in self.timewait.values() {
             out.push(SockInfo {
-                proto: "tcp".into(),
-                state: tw.substate as u8,
-                local: tw.tuple.local.into(),
-                peer: tw.tuple.remote.into(),
-                recv_q: 0,
-                send_q: 0,
                 timer: Some(("timewait".into(), left(Some(tw.deadline)), 0)),
-                users: Vec::new(),
-                info: None,
-                sk: 0,
-                uid: 0,
-                ino: 0,
+                ..SockInfo::row(
+                    "tcp",
+                    tw.substate as u8,
+                    tw.tuple.local.into(),
+                    tw.tuple.remote.into(),
+                )
             });
         }
         out
@@ -1778,111 +1769,89 @@ impl Stack {
 
     fn socket_rows(
         &self,
-        _now: Instant,
+        now: Instant,
         s: &Socket,
         out: &mut Vec<crate::proto::SockInfo>,
         left: &dyn Fn(Option<Instant>) -> u64,
-        none: crate::proto::WireAddr,
     ) {
         use crate::proto::{SockInfo, WireAddr};
-        {
-            if let Some(udp) = &s.udp {
-                let Some(local) = s.local else { return };
+        if let Some(udp) = &s.udp {
+            let Some(local) = s.local else { return };
+            let state = if udp.remote.is_some() { 1 } else { 7 };
+            let peer = udp.remote.map_or(WireAddr::UNSPECIFIED, WireAddr::from);
+            out.push(SockInfo {
+                recv_q: udp.rx_bytes as u64,
+                ..SockInfo::row("udp", state, local.into(), peer)
+            });
+            return;
+        }
+        match &s.tcp {
+            TcpSock::Idle => {}
+            TcpSock::Listen(l) => {
                 out.push(SockInfo {
-                    proto: "udp".into(),
-                    state: if udp.remote.is_some() { 1 } else { 7 },
-                    local: local.into(),
-                    peer: udp.remote.map_or(none, WireAddr::from),
-                    recv_q: udp.rx_bytes as u64,
-                    send_q: 0,
-                    timer: None,
-                    users: Vec::new(),
-                    info: None,
-                    sk: 0,
-                    uid: 0,
-                    ino: 0,
+                    recv_q: l.accept_queue.len() as u64,
+                    send_q: u64::from(l.backlog),
+                    ..SockInfo::row(
+                        "tcp",
+                        State::Listen as u8,
+                        l.local.into(),
+                        WireAddr::UNSPECIFIED,
+                    )
                 });
-                return;
+                for r in l.syn_queue.values() {
+                    out.push(SockInfo {
+                        timer: Some(("on".into(), left(Some(r.deadline)), r.num_timeout)),
+                        ..SockInfo::row(
+                            "tcp",
+                            State::SynRcvd as u8,
+                            r.tuple.local.into(),
+                            r.tuple.remote.into(),
+                        )
+                    });
+                }
             }
-            match &s.tcp {
-                TcpSock::Idle => {}
-                TcpSock::Listen(l) => {
-                    out.push(SockInfo {
-                        proto: "tcp".into(),
-                        state: State::Listen as u8,
-                        local: l.local.into(),
-                        peer: none,
-                        recv_q: l.accept_queue.len() as u64,
-                        send_q: u64::from(l.backlog),
-                        timer: None,
-                        users: Vec::new(),
-                        info: None,
-                        sk: 0,
-                        uid: 0,
-                        ino: 0,
-                    });
-                    for r in l.syn_queue.values() {
-                        out.push(SockInfo {
-                            proto: "tcp".into(),
-                            state: State::SynRcvd as u8,
-                            local: r.tuple.local.into(),
-                            peer: r.tuple.remote.into(),
-                            recv_q: 0,
-                            send_q: 0,
-                            timer: Some(("on".into(), left(Some(r.deadline)), r.num_timeout)),
-                            users: Vec::new(),
-                            info: None,
-                            sk: 0,
-                            uid: 0,
-                            ino: 0,
-                        });
-                    }
+            TcpSock::Conn(t) => {
+                if t.state == State::Closed {
+                    return;
                 }
-                TcpSock::Conn(t) => {
-                    if t.state == State::Closed {
-                        return;
-                    }
-                    // rcv_nxt - copied_seq: a received FIN counts one.
-                    let recv_q = t.recv_buf.len() as u64 + u64::from(t.fin_received);
-                    // write_seq - snd_una, with a queued FIN counted once.
-                    let end = t.write_seq + u32::from(t.snd_shutdown);
-                    let send_q = if end.after(t.snd_una) {
-                        u64::from(end - t.snd_una)
-                    } else {
-                        0
-                    };
-                    let timer = if t.rtx_deadline.is_some() {
-                        Some(("on".to_string(), left(t.rtx_deadline), t.retransmits))
-                    } else if t.persist_deadline.is_some() {
-                        Some((
-                            "persist".to_string(),
-                            left(t.persist_deadline),
-                            t.probes_out,
-                        ))
-                    } else if t.keepalive_deadline.is_some() {
-                        Some((
-                            "keepalive".to_string(),
-                            left(t.keepalive_deadline),
-                            t.probes_out,
-                        ))
-                    } else {
-                        None
-                    };
-                    out.push(SockInfo {
-                        proto: "tcp".into(),
-                        state: t.state as u8,
-                        local: t.tuple.local.into(),
-                        peer: t.tuple.remote.into(),
-                        recv_q,
-                        send_q,
-                        timer,
-                        users: Vec::new(),
-                        info: Some(tcp_info(t, _now, self.tx.mtu)),
-                        sk: 0,
-                        uid: 0,
-                        ino: 0,
-                    });
-                }
+                // rcv_nxt - copied_seq: a received FIN counts one.
+                let recv_q = t.recv_buf.len() as u64 + u64::from(t.fin_received);
+                // write_seq - snd_una, with a queued FIN counted once.
+                let end = t.write_seq + u32::from(t.snd_shutdown);
+                let send_q = if end.after(t.snd_una) {
+                    u64::from(end - t.snd_una)
+                } else {
+                    0
+                };
+                let timer = if t.rtx_deadline.is_some() {
+                    Some(("on".to_string(), left(t.rtx_deadline), t.retransmits))
+                } else if t.persist_deadline.is_some() {
+                    Some((
+                        "persist".to_string(),
+                        left(t.persist_deadline),
+                        t.probes_out,
+                    ))
+                } else if t.keepalive_deadline.is_some() {
+                    Some((
+                        "keepalive".to_string(),
+                        left(t.keepalive_deadline),
+                        t.probes_out,
+                    ))
+                } else {
+                    None
+                };
+                out.push(SockInfo {
+                    recv_q,
+                    send_q,
+                    timer,
+                    info: Some(tcp_info(t, now, self.tx.mtu)),
+                    ..SockInfo::row(
+                        "tcp",
+                        t.state as u8,
+                        t.tuple.local.into(),
+                        t.tuple.remote.into(),
+                    )
+                });
             }
         }
     }
