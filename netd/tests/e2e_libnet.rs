@@ -178,10 +178,7 @@ fn libnet_connect_to_a_closed_kernel_port_is_econnrefused() {
         .libnet_program(&client, &[HOST_ADDR, "9", "10"])
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "connect: Connection refused"
-    );
+    assert_stdout(&out, "connect: Connection refused");
     assert_eq!(out.status.code(), Some(3));
 }
 
@@ -189,12 +186,9 @@ fn libnet_connect_to_a_closed_kernel_port_is_econnrefused() {
 fn python_ctypes_script_uses_libnet_against_the_kernel() {
     let ns = Netns::new("ctypes");
     let _netd = Netd::start(&ns, &[]);
-    let lib = libnet_dir().join("libnet.so");
     let script = workspace_root().join("tests/python/libnet_ctypes.py");
     let out = ns
-        .command(&["python3", script.to_str().unwrap()])
-        .env("NETD_SOCKET", ns.dir.join("netd.sock"))
-        .env("LIBNET", &lib)
+        .libnet_python(&[script.to_str().unwrap()])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -262,10 +256,7 @@ while c.recv(4096):
         .libnet_program(&client, &[HOST_ADDR, "9", "10"])
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "connect: Connection refused"
-    );
+    assert_stdout(&out, "connect: Connection refused");
 }
 
 /// Opens N connections, reports, waits for a line on stdin, closes them all.
@@ -367,12 +358,7 @@ fn curl_downloads_100mb_from_a_libnet_http_server() {
         "%{http_code} %{size_download}",
         "http://10.77.0.2:8080/big",
     ]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "200 100000000",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_stdout(&out, "200 100000000");
     let body = std::fs::read(&file).unwrap();
     assert!(
         body.iter()

@@ -241,12 +241,7 @@ fn so_linger_zero_closes_with_rst_and_no_time_wait() {
     assert_eq!(sim.flags(), ["RST|ACK"]);
     assert_eq!(sim.stack(A).timewait_count(), 0);
     assert_eq!(sim.stack(A).mib.tcp_ext.tcp_abort_on_data, 1);
-    let mut b = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(B).recv(now, srv, &mut b, false),
-        Err(Errno::ECONNRESET)
-    );
+    assert_eq!(recv_now(&mut sim, B, srv), Err(Errno::ECONNRESET));
 }
 
 #[test]
@@ -385,12 +380,7 @@ fn shutdown_of_a_listener_resets_the_queue_and_accept_says_einval() {
     sim.stack(B).shutdown(now, l, Shutdown::Read).unwrap();
     sim.run_for(ms(5));
     assert_eq!(sim.stack(B).accept(l), Err(Errno::EINVAL));
-    let mut b = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c, &mut b, false),
-        Err(Errno::ECONNRESET)
-    );
+    assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ECONNRESET));
 }
 
 #[test]

@@ -65,12 +65,7 @@ fn time_wait_rows_carry_the_timewait_timer() {
     let mut sim = ideal();
     let (c, _, srv) = establish(&mut sim);
     let port = sim.stack(A).local_addr(c).unwrap().port();
-    let now = sim.now();
-    sim.stack(A).close(now, c).unwrap();
-    sim.run_for(ms(5));
-    let now = sim.now();
-    sim.stack(B).close(now, srv).unwrap();
-    sim.run_for(ms(5));
+    close_in_turn(&mut sim, (A, c), (B, srv), ms(5));
     let now = sim.now();
     let rows = sim.stack(A).sockets_info(now);
     let tw = row(&rows, State::TimeWait, port);

@@ -75,15 +75,7 @@ fn nagle_holds_a_second_small_write_until_the_first_is_acked() {
     let mut sim = Sim::pair(Link::ideal().latency(ms(20)));
     let (c, _, _) = establish(&mut sim);
     sim.clear_trace();
-    let now = sim.now();
-    sim.stack(A).send(now, c, b"a").unwrap();
-    sim.stack(A).send(now, c, b"b").unwrap();
-    sim.run_for(ms(200));
-    let data: Vec<_> = sim
-        .segments()
-        .into_iter()
-        .filter(|s| s.from == A && s.len > 0)
-        .collect();
+    let data = two_runts(&mut sim, c);
     assert_eq!(data.len(), 2);
     assert!(
         data[1].at - data[0].at >= ms(40),
@@ -100,14 +92,7 @@ fn tcp_nodelay_sends_small_writes_at_once() {
         .setsockopt(now, c, SockOpt::NoDelay(true))
         .unwrap();
     sim.clear_trace();
-    sim.stack(A).send(now, c, b"a").unwrap();
-    sim.stack(A).send(now, c, b"b").unwrap();
-    sim.run_for(ms(200));
-    let data: Vec<_> = sim
-        .segments()
-        .into_iter()
-        .filter(|s| s.from == A && s.len > 0)
-        .collect();
+    let data = two_runts(&mut sim, c);
     assert_eq!(data.len(), 2);
     assert_eq!(data[0].at, data[1].at);
 }
@@ -173,4 +158,16 @@ fn peer_without_mss_option_gets_536_byte_segments() {
         .collect();
     assert_eq!(sizes, [536, 536, 536, 536, 536, 320]);
     let _ = HOST_A;
+}
+
+/// Two one-byte writes from A at once; the data segments A sent in the next 200 ms.
+fn two_runts(sim: &mut Sim, c: netd::SocketHandle) -> Vec<netd::sim::Seg> {
+    let now = sim.now();
+    sim.stack(A).send(now, c, b"a").unwrap();
+    sim.stack(A).send(now, c, b"b").unwrap();
+    sim.run_for(ms(200));
+    sim.segments()
+        .into_iter()
+        .filter(|s| s.from == A && s.len > 0)
+        .collect()
 }

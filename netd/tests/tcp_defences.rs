@@ -42,12 +42,7 @@ fn rst_exactly_at_rcv_nxt_resets() {
     let mut sim = ideal();
     let (c, _, _) = establish(&mut sim);
     rst_at(&mut sim, c, 0);
-    let mut b = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c, &mut b, false),
-        Err(Errno::ECONNRESET)
-    );
+    assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ECONNRESET));
     assert_eq!(sim.stack(A).mib.tcp.estab_resets, 1);
 }
 

@@ -261,12 +261,7 @@ fn accept_queue_overflow_with_abort_on_overflow_0_completes_later() {
 fn accept_queue_overflow_with_abort_on_overflow_1_resets_the_client() {
     let (mut sim, l, _c1, c2) = overflow_setup("1");
     assert_eq!(sim.stack(B).listen_queues(l), Some((0, 2, 1)));
-    let mut buf = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c2, &mut buf, false),
-        Err(Errno::ECONNRESET)
-    );
+    assert_eq!(recv_now(&mut sim, A, c2), Err(Errno::ECONNRESET));
     assert_eq!(sim.stack(B).mib.tcp_ext.listen_overflows, 1);
 }
 
@@ -311,10 +306,5 @@ fn an_expired_cookie_is_refused_and_counted() {
     sim.run_for(ms(5));
     assert_eq!(sim.stack(B).mib.tcp_ext.syncookies_failed, 1);
     assert_eq!(sim.stack(B).listen_queues(l).map(|q| q.1), Some(0));
-    let mut b = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c, &mut b, false),
-        Err(Errno::ECONNRESET)
-    );
+    assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ECONNRESET));
 }

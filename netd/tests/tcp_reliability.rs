@@ -260,13 +260,8 @@ fn retries2_aborts_after_about_924_6_seconds() {
         "died at {died}, model says {expected}"
     );
     assert_eq!(sent.len(), 16, "original + 15 retransmissions: {sent:?}");
-    let mut buf = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c, &mut buf, false),
-        Err(Errno::ETIMEDOUT)
-    );
-    assert_eq!(sim.stack(A).recv(now, c, &mut buf, false), Ok(0));
+    assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ETIMEDOUT));
+    assert_eq!(recv_now(&mut sim, A, c), Ok(0));
     assert_eq!(sim.stack(A).mib.tcp_ext.tcp_abort_on_timeout, 1);
     assert!(
         sim.segments().iter().all(|s| !s.flags.rst()),
@@ -295,12 +290,7 @@ fn peer_crash_and_reboot_resets_the_reader() {
     sim.stack(A).send(now, c, b"anyone?").unwrap();
     sim.run_for(secs(1));
     assert_eq!(sim.flags().last().map(String::as_str), Some("RST"));
-    let mut buf = [0u8; 8];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c, &mut buf, false),
-        Err(Errno::ECONNRESET)
-    );
+    assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ECONNRESET));
 }
 
 #[test]

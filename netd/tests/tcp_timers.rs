@@ -48,12 +48,7 @@ fn keepalive_probes_at_7200s_then_every_75s_and_aborts_after_9() {
         "probes sit at snd_una - 1"
     );
     assert_eq!(segs[9].flags_str(), "RST|ACK");
-    let mut b = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c, &mut b, false),
-        Err(Errno::ETIMEDOUT)
-    );
+    assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ETIMEDOUT));
     let m = &sim.stack(A).mib.tcp_ext;
     assert_eq!((m.tcp_keep_alive, m.tcp_abort_on_timeout), (9, 1));
 }
@@ -243,12 +238,7 @@ fn zero_window_probes_to_a_vanished_peer_give_up_after_retries2() {
     sim.clear_trace();
     assert!(sim.run_until(secs(3600), |s| s.tcp_state(A, c) == Some(State::Closed)));
     assert_eq!(sim.segments().len(), 5, "five unanswered probes");
-    let mut b = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c, &mut b, false),
-        Err(Errno::ETIMEDOUT)
-    );
+    assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ETIMEDOUT));
 }
 
 #[test]
@@ -280,12 +270,7 @@ fn tcp_user_timeout_replaces_retries2() {
         (2.0..5.0).contains(&took),
         "gave up after {took} s (Linux: first RTO expiry past 2 s)"
     );
-    let mut b = [0u8; 4];
-    let now = sim.now();
-    assert_eq!(
-        sim.stack(A).recv(now, c, &mut b, false),
-        Err(Errno::ETIMEDOUT)
-    );
+    assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ETIMEDOUT));
 }
 
 #[test]

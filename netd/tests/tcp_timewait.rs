@@ -13,15 +13,18 @@ const LO: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
 /// Host A talks to itself over 127.0.0.1 from a one-port ephemeral range, and
 /// closes first so the client side holds the TIME-WAIT. Returns the old tuple.
-fn loopback_time_wait(sim: &mut Sim, reuse: &str) -> FourTuple {
-    sim.stack(A)
-        .sysctl
-        .set("net.ipv4.tcp_tw_reuse", reuse)
-        .unwrap();
-    sim.stack(A)
-        .sysctl
+/// A's tcp_tw_reuse set to `reuse`, and a single ephemeral port (40000), so
+/// the next connect must reuse the TIME-WAIT tuple or fail.
+fn one_port_with_reuse(sim: &mut Sim, reuse: &str) {
+    let sysctl = &mut sim.stack(A).sysctl;
+    sysctl.set("net.ipv4.tcp_tw_reuse", reuse).unwrap();
+    sysctl
         .set("net.ipv4.ip_local_port_range", "40000 40000")
         .unwrap();
+}
+
+fn loopback_time_wait(sim: &mut Sim, reuse: &str) -> FourTuple {
+    one_port_with_reuse(sim, reuse);
     let now = sim.now();
     let st = sim.stack(A);
     let l = st.socket(SockType::Stream).unwrap();
@@ -40,12 +43,7 @@ fn loopback_time_wait(sim: &mut Sim, reuse: &str) -> FourTuple {
         SocketAddrV4::new(LO, 40000),
         "loopback source for a loopback destination"
     );
-    let now = sim.now();
-    sim.stack(A).close(now, c).unwrap();
-    sim.run_for(ms(1));
-    let now = sim.now();
-    sim.stack(A).close(now, srv).unwrap();
-    sim.run_for(ms(1));
+    close_in_turn(sim, (A, c), (A, srv), ms(1));
     assert!(sim.stack(A).timewait(&tuple).is_some());
     tuple
 }
@@ -98,22 +96,10 @@ fn tw_reuse_2_reuses_on_loopback_after_the_delay() {
 
 /// A (client) closes first toward B over the simulated link: A holds TIME-WAIT.
 fn remote_time_wait(sim: &mut Sim, reuse: &str) -> FourTuple {
-    sim.stack(A)
-        .sysctl
-        .set("net.ipv4.tcp_tw_reuse", reuse)
-        .unwrap();
-    sim.stack(A)
-        .sysctl
-        .set("net.ipv4.ip_local_port_range", "40000 40000")
-        .unwrap();
+    one_port_with_reuse(sim, reuse);
     let (c, _l, srv) = establish(sim);
     let tuple = sim.stack(A).tcb(c).unwrap().tuple;
-    let now = sim.now();
-    sim.stack(A).close(now, c).unwrap();
-    sim.run_for(ms(5));
-    let now = sim.now();
-    sim.stack(B).close(now, srv).unwrap();
-    sim.run_for(ms(5));
+    close_in_turn(sim, (A, c), (B, srv), ms(5));
     assert!(sim.stack(A).timewait(&tuple).is_some());
     tuple
 }
@@ -204,12 +190,7 @@ fn tcp_max_tw_buckets_limits_time_wait_sockets() {
         let c = connect(&mut sim, A, addr_b(PORT));
         sim.run_for(ms(5));
         let (srv, _) = sim.stack(B).accept(l).unwrap();
-        let now = sim.now();
-        sim.stack(A).close(now, c).unwrap();
-        sim.run_for(ms(5));
-        let now = sim.now();
-        sim.stack(B).close(now, srv).unwrap();
-        sim.run_for(ms(5));
+        close_in_turn(&mut sim, (A, c), (B, srv), ms(5));
     }
     assert_eq!(sim.stack(A).timewait_count(), 1);
     assert_eq!(sim.stack(A).mib.tcp_ext.tcp_time_wait_overflow, 1);

@@ -207,3 +207,25 @@ pub fn syn_from(src: SocketAddrV4, dst: SocketAddrV4, isn: u32) -> Vec<u8> {
         &[],
     )
 }
+
+/// close() `first`, let `gap` pass, close() `then`, let `gap` pass: the
+/// active closer ends in TIME-WAIT.
+pub fn close_in_turn(
+    sim: &mut Sim,
+    first: (usize, SocketHandle),
+    then: (usize, SocketHandle),
+    gap: Duration,
+) {
+    for (host, h) in [first, then] {
+        let now = sim.now();
+        sim.stack(host).close(now, h).unwrap();
+        sim.run_for(gap);
+    }
+}
+
+/// recv() on (host, h) at the current virtual time, into a small buffer.
+pub fn recv_now(sim: &mut Sim, host: usize, h: SocketHandle) -> Result<usize, Errno> {
+    let now = sim.now();
+    let mut buf = [0u8; 64];
+    sim.stack(host).recv(now, h, &mut buf, false)
+}
