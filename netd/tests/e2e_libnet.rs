@@ -85,6 +85,13 @@ fn kernel_server(
 
 const HUNDRED_MB: &str = "100000000";
 
+/// tests/c/sha_client.c on libnet, run to completion: `HOST PORT BYTES`
+/// (0 bytes: download and print the FNV digest).
+fn sha_client(ns: &Netns, args: &[&str]) -> std::process::Output {
+    let client = compile_c("sha_client", &ns.dir);
+    ns.libnet_program(&client, args).output().unwrap()
+}
+
 /// A libnet echo server on `port` for one connection and the kernel client
 /// echoing `bytes` through it, both ways at once, checked exactly;
 /// `before_client` runs once the server listens (to start a capture).
@@ -137,12 +144,8 @@ fn bulk_data_crosses_the_tun_device_as_super_segments_both_ways() {
 fn libnet_client_downloads_100mb_from_a_kernel_server_exact_bytes() {
     let ns = Netns::new("down");
     let _netd = Netd::start(&ns, &[]);
-    let client = compile_c("sha_client", &ns.dir);
     let (mut server, _) = kernel_server(&ns, KERNEL_SOURCE, &[HOST_ADDR, "8000", HUNDRED_MB]);
-    let out = ns
-        .libnet_program(&client, &[HOST_ADDR, "8000", "0"])
-        .output()
-        .unwrap();
+    let out = sha_client(&ns, &[HOST_ADDR, "8000", "0"]);
     assert_stdout(&out, pattern_fnv(100_000_000));
     assert!(server.wait().unwrap().success());
 }
@@ -151,13 +154,9 @@ fn libnet_client_downloads_100mb_from_a_kernel_server_exact_bytes() {
 fn libnet_client_uploads_100mb_to_a_kernel_server_exact_bytes() {
     let ns = Netns::new("up");
     let _netd = Netd::start(&ns, &[]);
-    let client = compile_c("sha_client", &ns.dir);
     let (mut server, mut server_out) =
         kernel_server(&ns, KERNEL_SINK, &[HOST_ADDR, "8001", HUNDRED_MB]);
-    let out = ns
-        .libnet_program(&client, &[HOST_ADDR, "8001", HUNDRED_MB])
-        .output()
-        .unwrap();
+    let out = sha_client(&ns, &[HOST_ADDR, "8001", HUNDRED_MB]);
     assert!(
         out.status.success(),
         "{}",
@@ -173,11 +172,7 @@ fn libnet_client_uploads_100mb_to_a_kernel_server_exact_bytes() {
 fn libnet_connect_to_a_closed_kernel_port_is_econnrefused() {
     let ns = Netns::new("refused");
     let _netd = Netd::start(&ns, &[]);
-    let client = compile_c("sha_client", &ns.dir);
-    let out = ns
-        .libnet_program(&client, &[HOST_ADDR, "9", "10"])
-        .output()
-        .unwrap();
+    let out = sha_client(&ns, &[HOST_ADDR, "9", "10"]);
     assert_stdout(&out, "connect: Connection refused");
     assert_eq!(out.status.code(), Some(3));
 }
@@ -203,7 +198,6 @@ fn python_ctypes_script_uses_libnet_against_the_kernel() {
 fn killing_netd_mid_transfer_fails_the_program_and_a_restarted_netd_serves_again() {
     let ns = Netns::new("kill");
     let mut netd = Netd::start(&ns, &[]);
-    let client = compile_c("sha_client", &ns.dir);
     // A kernel server that reads slowly, so the transfer is in progress when netd dies.
     let slow = r#"
 import socket, sys, time
@@ -214,15 +208,8 @@ c, _ = l.accept()
 while c.recv(4096):
     time.sleep(0.01)
 "#;
-    let mut server = ns
-        .command(&["python3", "-c", slow, HOST_ADDR, "8100"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut server, _server_out) = kernel_server(&ns, slow, &[HOST_ADDR, "8100"]);
+    let client = compile_c("sha_client", &ns.dir);
     let mut prog = ns
         .libnet_program(&client, &[HOST_ADDR, "8100", "100000000"])
         .stdout(Stdio::piped())
@@ -252,10 +239,7 @@ while c.recv(4096):
     let _ = server.wait();
     // A new netd serves new sockets.
     let _netd2 = Netd::start(&ns, &[]);
-    let out = ns
-        .libnet_program(&client, &[HOST_ADDR, "9", "10"])
-        .output()
-        .unwrap();
+    let out = sha_client(&ns, &[HOST_ADDR, "9", "10"]);
     assert_stdout(&out, "connect: Connection refused");
 }
 
