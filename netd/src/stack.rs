@@ -207,6 +207,29 @@ impl Stack {
                 }
             }
         }
+        self.purge_stale_timers();
+    }
+
+    /// Drop timer entries at the front of the queue that no longer match a
+    /// deadline: the socket is gone, or its earliest deadline was cancelled
+    /// or moved later (it is queued again at the real one). Entries are
+    /// never removed when a timer is stopped, so without this every finished
+    /// connection left one behind that woke the daemon for nothing: one
+    /// timer expiry, read and re-arm per connection under a connection-rate
+    /// load, and a burst of empty wake-ups long after it.
+    fn purge_stale_timers(&mut self) {
+        while let Some(&Reverse((t, h))) = self.timers.peek() {
+            if self.socket_deadline(h).is_some_and(|d| d <= t) {
+                break;
+            }
+            self.timers.pop();
+            if let Some(sock) = self.sockets.get_mut(&h) {
+                if sock.scheduled == Some(t) {
+                    sock.scheduled = None;
+                }
+            }
+            self.reschedule(h);
+        }
     }
 
     /// One IPv4 packet from the link (`ip_rcv()`); anything malformed is

@@ -293,3 +293,20 @@ fn orphaned_connection_gives_up_after_tcp_orphan_retries() {
     assert_eq!(fins, 9);
     assert_eq!(sim.stack(A).mib.tcp_ext.tcp_abort_on_timeout, 1);
 }
+
+/// A finished connection takes its timers with it: once the passive closer
+/// is CLOSED, the stack's next deadline is none at all, not a stale
+/// retransmission or delayed-ACK entry. The daemon arms its timerfd at that
+/// deadline, so a stale one cost a wake-up per finished connection.
+#[test]
+fn a_finished_connection_leaves_no_timer_behind() {
+    let mut sim = ideal();
+    let (c, l, srv) = establish(&mut sim);
+    let data = payload(20_000, 3);
+    assert_eq!(transfer(&mut sim, (A, c), (B, srv), &data, secs(5)), data);
+    close_in_turn(&mut sim, (A, c), (B, srv), ms(5));
+    sim.run_for(ms(50));
+    assert_eq!(sim.tcp_state(B, srv), None);
+    assert_eq!(state(&sim, B, l), State::Listen);
+    assert_eq!(sim.stack(B).next_deadline(), None);
+}

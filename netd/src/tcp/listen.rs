@@ -33,6 +33,9 @@ pub struct RequestSock {
     pub acked: bool,
     /// Rebuilt from a SYN cookie: no RTT sample from the handshake.
     pub cookie: bool,
+    /// Its entry in the listener's timer set (0: none), so the entry goes
+    /// when the request does.
+    pub timer_key: u64,
 }
 
 /// What the stack must do after a segment reached a listener.
@@ -96,10 +99,23 @@ impl Listener {
         self.timers.first().map(|(t, _)| *t)
     }
 
-    fn arm(&mut self, tuple: FourTuple, at: Instant) {
+    fn arm(&mut self, tuple: FourTuple, at: Instant) -> u64 {
         self.next_key += 1;
         self.timers.insert((at, self.next_key));
         self.timer_keys.insert(self.next_key, tuple);
+        self.next_key
+    }
+
+    /// Take a request off the SYN queue together with its timer entry: a
+    /// stale entry would keep `next_deadline` (and the daemon's timer) at a
+    /// SYN-ACK retransmission that will never happen.
+    fn unqueue(&mut self, tuple: &FourTuple) -> Option<RequestSock> {
+        let req = self.syn_queue.remove(tuple)?;
+        if req.timer_key != 0 {
+            self.timers.remove(&(req.deadline, req.timer_key));
+            self.timer_keys.remove(&req.timer_key);
+        }
+        Some(req)
     }
 
     fn send_synack(ctx: &mut Ctx, req: &RequestSock) {
@@ -219,6 +235,7 @@ impl Listener {
                 first_sent: ctx.now,
                 acked: false,
                 cookie: true,
+                timer_key: 0,
             };
             ctx.mib.tcp_ext.syncookies_sent += 1;
             Self::send_synack(ctx, &req);
@@ -243,10 +260,12 @@ impl Listener {
             first_sent: ctx.now,
             acked: false,
             cookie: false,
+            timer_key: 0,
         };
         Self::send_synack(ctx, &req);
-        self.arm(tuple, req.deadline);
-        self.syn_queue.insert(tuple, req);
+        let timer_key = self.arm(tuple, req.deadline);
+        self.syn_queue
+            .insert(tuple, RequestSock { timer_key, ..req });
     }
 
     /// An ACK with no request behind it: a returning SYN cookie?
@@ -311,6 +330,7 @@ impl Listener {
             first_sent: ctx.now,
             acked: false,
             cookie: true,
+            timer_key: 0,
         })
     }
 
@@ -351,7 +371,7 @@ impl Listener {
             if !flags.rst() {
                 super::output::reset_for(ctx, &tuple, seg);
             }
-            self.syn_queue.remove(&tuple);
+            self.unqueue(&tuple);
             return ListenAction::Nothing;
         }
         if !flags.ack() {
@@ -365,12 +385,12 @@ impl Listener {
                 req.acked = true;
             } else {
                 super::output::reset_for(ctx, &tuple, seg);
-                self.syn_queue.remove(&tuple);
+                self.unqueue(&tuple);
                 ctx.mib.tcp_ext.embryonic_rsts += 1;
             }
             return ListenAction::Nothing;
         }
-        match self.syn_queue.remove(&tuple) {
+        match self.unqueue(&tuple) {
             Some(mut req) => {
                 if let Some((tsval, _)) = seg.options.timestamp {
                     req.ts_recent = tsval;
@@ -404,7 +424,7 @@ impl Listener {
             }
             ctx.mib.tcp_ext.tcp_timeouts += 1;
             if req.num_timeout >= retries {
-                self.syn_queue.remove(&tuple);
+                self.unqueue(&tuple);
                 continue;
             }
             ctx.mib.tcp.retrans_segs += 1;
@@ -413,7 +433,10 @@ impl Listener {
             req.num_timeout += 1;
             req.deadline = at + synack_timeout(req.num_timeout);
             let next = req.deadline;
-            self.arm(tuple, next);
+            let key = self.arm(tuple, next);
+            if let Some(req) = self.syn_queue.get_mut(&tuple) {
+                req.timer_key = key;
+            }
         }
     }
 }
