@@ -60,10 +60,12 @@ pub struct Stack {
     tw_keys: HashMap<u64, FourTuple>,
     tw_next: u64,
     /// Bind table: sockets holding each port.
-    tcp_ports: HashMap<u16, Vec<SocketHandle>>,
+    /// Sets, not lists: a server port holds every accepted child, and
+    /// closing one must not cost a scan of all the others.
+    tcp_ports: HashMap<u16, BTreeSet<SocketHandle>>,
     /// TIME-WAIT tuples by local port: they hold the port for bind() too.
-    tw_ports: HashMap<u16, Vec<FourTuple>>,
-    udp_ports: HashMap<u16, Vec<SocketHandle>>,
+    tw_ports: HashMap<u16, BTreeSet<FourTuple>>,
+    udp_ports: HashMap<u16, BTreeSet<SocketHandle>>,
     timers: BinaryHeap<Reverse<(Instant, SocketHandle)>>,
     port_offset: u32,
     challenge: ChallengeLimiter,
@@ -593,7 +595,7 @@ impl Stack {
             self.tcp_ports
                 .entry(tuple.local.port())
                 .or_default()
-                .push(child);
+                .insert(child);
             if let Some(TcpSock::Listen(l)) = self.sockets.get_mut(&lh).map(|s| &mut s.tcp) {
                 l.accept_queue.push_back(child);
             }
@@ -619,7 +621,7 @@ impl Stack {
         if self.timewait.remove(tuple).is_some() {
             let port = tuple.local.port();
             if let Some(v) = self.tw_ports.get_mut(&port) {
-                v.retain(|t| t != tuple);
+                v.remove(tuple);
                 if v.is_empty() {
                     self.tw_ports.remove(&port);
                 }
@@ -684,7 +686,7 @@ impl Stack {
                 self.tw_ports
                     .entry(tuple.local.port())
                     .or_default()
-                    .push(tuple);
+                    .insert(tuple);
                 self.arm_tw(tuple, deadline);
             } else {
                 self.mib.tcp_ext.tcp_time_wait_overflow += 1;
@@ -721,13 +723,13 @@ impl Stack {
 
     fn unbind_port(&mut self, port: u16, h: SocketHandle) {
         if let Some(v) = self.tcp_ports.get_mut(&port) {
-            v.retain(|x| *x != h);
+            v.remove(&h);
             if v.is_empty() {
                 self.tcp_ports.remove(&port);
             }
         }
         if let Some(v) = self.udp_ports.get_mut(&port) {
-            v.retain(|x| *x != h);
+            v.remove(&h);
             if v.is_empty() {
                 self.udp_ports.remove(&port);
             }
@@ -829,10 +831,7 @@ impl Stack {
             SockType::Stream => &self.tcp_ports,
             SockType::Datagram => &self.udp_ports,
         };
-        let holders = table
-            .get(&addr.port())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let holders = table.get(&addr.port()).into_iter().flatten();
         let overlaps = |other: Ipv4Addr| {
             other.is_unspecified() || addr.ip().is_unspecified() || other == *addr.ip()
         };
@@ -887,9 +886,9 @@ impl Stack {
         s.local = Some(addr);
         s.bound_explicit = true;
         match ty {
-            SockType::Stream => self.tcp_ports.entry(addr.port()).or_default().push(h),
-            SockType::Datagram => self.udp_ports.entry(addr.port()).or_default().push(h),
-        }
+            SockType::Stream => self.tcp_ports.entry(addr.port()).or_default().insert(h),
+            SockType::Datagram => self.udp_ports.entry(addr.port()).or_default().insert(h),
+        };
         Ok(())
     }
 
@@ -1159,7 +1158,7 @@ impl Stack {
         s.tcp = TcpSock::Conn(Box::new(tcb));
         s.local = Some(local);
         if !was_bound {
-            self.tcp_ports.entry(local.port()).or_default().push(h);
+            self.tcp_ports.entry(local.port()).or_default().insert(h);
         }
         self.established.insert(tuple, h);
         self.reschedule(h);
@@ -1184,7 +1183,7 @@ impl Stack {
             .ok_or(Errno::EAGAIN)?;
         let a = wildcard(port);
         self.sock_mut(h)?.local = Some(a);
-        self.udp_ports.entry(port).or_default().push(h);
+        self.udp_ports.entry(port).or_default().insert(h);
         Ok(a)
     }
 
