@@ -71,6 +71,17 @@ pub struct Endpoint {
     interest: EpollFlags,
 }
 
+/// How reading what the program wrote ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadEnd {
+    /// Read EOF: the program shut down its write side or closed.
+    Eof,
+    /// Read ECONNRESET: the program closed with bytes unread.
+    Reset,
+    /// Anything else: no room in the send buffer, EAGAIN, already at EOF.
+    Stopped,
+}
+
 pub struct Endpoints {
     eps: HashMap<u32, Endpoint>,
     by_handle: HashMap<SocketHandle, u32>,
@@ -152,7 +163,9 @@ impl Endpoints {
                 push_blocked: false,
                 out_blocked: false,
                 orphan: false,
-                readable: true,
+                // Nothing can be in the socketpair before the program has its end;
+                // EPOLLIN says when it writes.
+                readable: false,
                 eof_sent: false,
                 app_eof: false,
                 error: None,
@@ -347,29 +360,37 @@ impl Endpoints {
         now: Instant,
         epoll: &Epoll,
     ) {
-        if let Some(ep) = self.eps.get_mut(&id) {
-            ep.readable = true;
-        }
-        self.pump(id, stack, now, epoll);
-        if !events.contains(EpollFlags::EPOLLHUP) {
-            return;
-        }
         let Some(ep) = self.eps.get_mut(&id) else {
             return;
         };
-        if ep.dead || ep.orphan {
+        ep.readable = true;
+        let hup = events.contains(EpollFlags::EPOLLHUP);
+        // A listener's last receipts are read before it closes (children the
+        // program accepted must not be reset with the accept queue).
+        let listening = stack.tcp_state(ep.handle) == Some(State::Listen);
+        if !hup || ep.dead || ep.orphan || !ep.stream || ep.connecting || listening {
+            self.pump(id, stack, now, epoll);
+            if hup && !self.eps.get(&id).is_some_and(|ep| ep.dead || ep.orphan) {
+                self.release(id, stack, now);
+            }
             return;
         }
-        // Every program fd is closed. Unread data resets at once; bytes it
-        // wrote that the send buffer has no room for yet still go out, as
-        // close(2) leaves the send queue to drain: the endpoint leaves epoll
-        // (HUP would be reported forever) and is pumped by stack wake-ups
-        // until the socketpair reads EOF.
-        if ep.reset_by_close() {
-            ep.unread_at_close = true;
-        }
-        let listening = stack.tcp_state(ep.handle) == Some(State::Listen);
-        if ep.stream && !listening && !ep.unread_at_close && !ep.app_eof && ep.pending_in() > 0 {
+        // Every program fd is closed. What it wrote before closing is read
+        // to the end (EOF, or ECONNRESET when it left bytes unread, which
+        // resets); nothing is delivered to it any more, and its interest
+        // set is not touched: it is released or leaves epoll right here.
+        let end = ep.take_from_program(stack, now, &mut self.scratch[..CHUNK], true);
+        let unread = match end {
+            ReadEnd::Reset => true,
+            ReadEnd::Eof => false,
+            ReadEnd::Stopped => ep.reset_by_close(),
+        };
+        ep.unread_at_close |= unread;
+        // Bytes it wrote that the send buffer has no room for yet still go
+        // out, as close(2) leaves the send queue to drain: the endpoint
+        // leaves epoll (HUP would be reported forever) and is pumped by
+        // stack wake-ups until the socketpair reads EOF.
+        if end == ReadEnd::Stopped && !ep.unread_at_close && !ep.app_eof && ep.pending_in() > 0 {
             ep.orphan = true;
             ep.interest = EpollFlags::empty();
             let _ = epoll.delete(ep.fd.as_fd());
@@ -526,27 +547,40 @@ impl Endpoint {
                 }
             }
         }
-        // Program -> stack, no faster than the send buffer drains.
+        let closed = self.orphan;
+        self.take_from_program(stack, now, buf, closed);
+    }
+
+    /// Program -> stack, no faster than the send buffer drains. With
+    /// `closed` (every program fd is gone) reading goes on to the end: the
+    /// next read after a short one is EOF or ECONNRESET, never EAGAIN.
+    fn take_from_program(
+        &mut self,
+        stack: &mut Stack,
+        now: Instant,
+        buf: &mut [u8],
+        closed: bool,
+    ) -> ReadEnd {
         while !self.app_eof && self.readable {
             let space = stack.send_space(self.handle);
             if space == 0 {
                 break;
             }
-            let want = space.min(CHUNK);
+            let want = space.min(buf.len());
             match self.read_fd(&mut buf[..want]) {
                 Ok(0) => {
                     self.app_eof = true;
                     let _ = stack.shutdown(now, self.handle, Shutdown::Write);
+                    return ReadEnd::Eof;
                 }
                 Ok(n) => {
-                    // A short read drained the socketpair: epoll (level-
-                    // triggered) says when there is more, saving a read that
-                    // would fail with EAGAIN.
                     if stack.send(now, self.handle, &buf[..n]).is_err() {
                         break;
                     }
-                    // An orphan's next read is EOF: keep reading it.
-                    if n < want && !self.orphan {
+                    // A short read drained the socketpair: epoll (level-
+                    // triggered) says when there is more, saving a read that
+                    // would fail with EAGAIN.
+                    if n < want && !closed {
                         self.readable = false;
                         break;
                     }
@@ -556,7 +590,7 @@ impl Endpoint {
                 Err(nix::errno::Errno::ECONNRESET) => {
                     self.unread_at_close = true;
                     self.readable = false;
-                    break;
+                    return ReadEnd::Reset;
                 }
                 Err(nix::errno::Errno::EAGAIN) => {
                     self.readable = false;
@@ -565,6 +599,7 @@ impl Endpoint {
                 Err(_) => break,
             }
         }
+        ReadEnd::Stopped
     }
 
     fn pump_dgram(&mut self, stack: &mut Stack, now: Instant, buf: &mut [u8]) {
