@@ -7,6 +7,9 @@ use crate::errno::Errno;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sysctl {
+    /// µs netd's event loop keeps polling after a turn with work, before
+    /// it sleeps (the daemon's, not the stack's: see `daemon::Daemon::wait`).
+    pub busy_poll: i64,
     pub ip_default_ttl: i64,
     pub ip_local_port_range: [i64; 2],
     pub ipfrag_time: i64,
@@ -47,6 +50,7 @@ impl Default for Sysctl {
     /// The values of a fresh Linux 6.12 network namespace (sysctl.md, "observed").
     fn default() -> Self {
         Sysctl {
+            busy_poll: 0,
             ip_default_ttl: 64,
             ip_local_port_range: [32768, 60999],
             ipfrag_time: 30,
@@ -159,6 +163,15 @@ const INT: Kind = Kind::Int {
 
 /// Every tunable (`Sysctl::all()` lists them sorted, as `sysctl -a` does).
 pub static TUNABLES: &[Tunable] = &[
+    scalar!(
+        "net.core.busy_poll",
+        busy_poll,
+        Kind::Int {
+            min: 0,
+            max: INT_MAX
+        },
+        "Busy-poll timeout (us): how long netd's loop keeps polling for events before it sleeps."
+    ),
     scalar!(
         "net.core.rmem_max",
         rmem_max,
@@ -550,6 +563,9 @@ mod tests {
             s.set("net.ipv4.ip_default_ttl", "0"),
             Err(SysctlError::Invalid)
         );
+        assert_eq!(s.set("net.core.busy_poll", "-1"), Err(SysctlError::Invalid));
+        s.set("net.core.busy_poll", "50").unwrap();
+        assert_eq!(s.busy_poll, 50);
         s.set("net/ipv4/tcp_syn_retries", "0x3").unwrap();
         assert_eq!(s.tcp_syn_retries, 3);
         // proc_dointvec_jiffies has no range check: negative keepalive time is accepted.

@@ -251,3 +251,72 @@ fn watchdog_pings_come_from_the_loop_when_systemd_asks() {
         "{seen:?}"
     );
 }
+
+/// CPU time (utime + stime, in clock ticks) of process `pid`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("netd's /proc stat");
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// net.core.busy_poll: after traffic netd keeps polling for the window
+/// (CPU time spent) and then sleeps (none spent while idle); the pings in
+/// between are all answered. Generous bounds for a shared machine: a 300 ms
+/// window must show at least 20 ms of CPU, a quiet second at most 50 ms.
+#[test]
+fn busy_poll_window_spends_cpu_after_traffic_and_none_when_idle() {
+    let ns = Netns::new("busypoll");
+    // No IPv6 chatter from the kernel (router solicitations) to open a window.
+    for conf in ["all", "default"] {
+        ns.exec(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{conf}.disable_ipv6=1"),
+        ]);
+    }
+    let netd = Netd::start(&ns, &[]);
+    let pid = netd.child.id();
+    let mut c = netd.client();
+    let set = Request::SysctlSet {
+        name: "net.core.busy_poll".into(),
+        value: "300000".into(),
+    };
+    assert_eq!(c.request(&set).unwrap(), Response::Ok);
+    drop(c);
+    std::thread::sleep(Duration::from_millis(500));
+    let quiet = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = cpu_ticks(pid) - quiet;
+    let out = ns.exec(&["ping", "-c", "1", "-W", "2", NETD_ADDR]);
+    assert!(out.status.success(), "ping answered");
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(700));
+    let polling = cpu_ticks(pid) - t0;
+    std::thread::sleep(Duration::from_millis(400));
+    let t1 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let after = cpu_ticks(pid) - t1;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as u64;
+    let ms = |ticks: u64| ticks * 1000 / hz;
+    assert!(
+        ms(idle) <= 50,
+        "idle netd used {} ms of CPU in 1 s",
+        ms(idle)
+    );
+    assert!(
+        ms(polling) >= 20,
+        "a 300 ms busy-poll window used only {} ms",
+        ms(polling)
+    );
+    assert!(
+        ms(after) <= 50,
+        "after the window netd used {} ms in 1 s",
+        ms(after)
+    );
+    assert_eq!(netd.counter("Icmp", "OutEchoReps"), 1);
+}

@@ -285,13 +285,15 @@ fn bind_control(path: &std::path::Path) -> Result<UnixListener, String> {
 impl Daemon {
     fn event_loop(&mut self, signals: &SignalFd) -> Result<(), String> {
         let mut events = vec![EpollEvent::empty(); 64];
+        let mut worked = false;
         loop {
             self.arm_timer();
-            let n = match self.epoll.wait(&mut events, self.epoll_timeout()) {
+            let n = match self.wait(&mut events, worked) {
                 Ok(n) => n,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(format!("epoll_wait: {e}")),
             };
+            worked = n > 0;
             let mut stop = false;
             for ev in &events[..n] {
                 match ev.data() {
@@ -336,6 +338,30 @@ impl Daemon {
                 return Ok(());
             }
         }
+    }
+
+    /// Wait for events. After a turn that had some (`worked`), and with
+    /// `net.core.busy_poll` set, first poll without sleeping for up to that
+    /// many microseconds, yielding the CPU between polls (Linux's busy loop
+    /// likewise stops at need_resched()). A packet or a program's write that
+    /// arrives within the window then costs no wake-up of netd, which is
+    /// most of what a short exchange costs on a machine whose idle CPUs
+    /// halt; the price is CPU time spent polling, as in Linux. An idle netd
+    /// does not poll: the window opens only after work.
+    fn wait(&self, events: &mut [EpollEvent], worked: bool) -> nix::Result<usize> {
+        let busy_us = u64::try_from(self.stack.sysctl.busy_poll).unwrap_or(0);
+        if worked && busy_us > 0 {
+            let until = std::time::Instant::now() + std::time::Duration::from_micros(busy_us);
+            loop {
+                let n = self.epoll.wait(events, EpollTimeout::ZERO)?;
+                if n > 0 || std::time::Instant::now() >= until {
+                    return Ok(n);
+                }
+                // SAFETY: sched_yield takes no arguments and cannot fail on Linux.
+                unsafe { nix::libc::sched_yield() };
+            }
+        }
+        self.epoll.wait(events, self.epoll_timeout())
     }
 
     /// Move data for every socket the stack touched; pumping can touch more
