@@ -195,3 +195,41 @@ fn tcp_max_tw_buckets_limits_time_wait_sockets() {
     assert_eq!(sim.stack(A).timewait_count(), 1);
     assert_eq!(sim.stack(A).mib.tcp_ext.tcp_time_wait_overflow, 1);
 }
+
+/// TIME-WAIT buckets created a few milliseconds apart expire together at
+/// the end of their TW_SLOT: the stack asks to be woken at slot ends only,
+/// and a bucket whose 60 s are up waits for its slot's end.
+#[test]
+fn time_wait_buckets_expire_together_at_the_end_of_their_slot() {
+    let mut sim = Sim::pair(Link::ideal().latency(ms(1)));
+    let l = listen(&mut sim, B, PORT, 16);
+    let mut tuples = Vec::new();
+    for _ in 0..4 {
+        let c = connect(&mut sim, A, addr_b(PORT));
+        sim.run_for(ms(5));
+        let (srv, _) = sim.stack(B).accept(l).unwrap();
+        tuples.push(sim.stack(A).tcb(c).unwrap().tuple);
+        close_in_turn(&mut sim, (A, c), (B, srv), ms(5));
+    }
+    let deadlines: Vec<_> = tuples
+        .iter()
+        .map(|t| sim.stack(A).timewait(t).unwrap().deadline)
+        .collect();
+    let (first, last) = (deadlines[0], deadlines[3]);
+    let slot = netd::stack::TW_SLOT;
+    assert!(last - first < slot);
+    // Past the first bucket's exact deadline, before its slot ends.
+    sim.run_for(first - sim.now() + ms(1));
+    let wake = sim.stack(A).next_deadline().unwrap();
+    assert_eq!(wake.as_micros() % slot.as_micros() as u64, 0);
+    assert!(wake >= first && wake - first < slot);
+    assert!(wake > sim.now());
+    assert_eq!(sim.stack(A).timewait_count(), 4, "nothing expires mid-slot");
+    sim.run_for(wake - sim.now());
+    let left = sim.stack(A).timewait_count();
+    assert_eq!(left, deadlines.iter().filter(|d| **d > wake).count());
+    // All ended within one slot of each other: gone by the next slot's end.
+    sim.run_for(slot);
+    assert_eq!(sim.stack(A).timewait_count(), 0);
+    assert_eq!(sim.stack(A).mib.tcp_ext.tw, 4);
+}
