@@ -366,9 +366,15 @@ impl Endpoints {
         ep.readable = true;
         let hup = events.contains(EpollFlags::EPOLLHUP);
         // A listener's last receipts are read before it closes (children the
-        // program accepted must not be reset with the accept queue).
-        let listening = stack.tcp_state(ep.handle) == Some(State::Listen);
-        if !hup || ep.dead || ep.orphan || !ep.stream || ep.connecting || listening {
+        // program accepted must not be reset with the accept queue). The
+        // state lookup comes last: only a HUP pays for it.
+        if !hup
+            || ep.dead
+            || ep.orphan
+            || !ep.stream
+            || ep.connecting
+            || stack.tcp_state(ep.handle) == Some(State::Listen)
+        {
             self.pump(id, stack, now, epoll);
             if hup && !self.eps.get(&id).is_some_and(|ep| ep.dead || ep.orphan) {
                 self.release(id, stack, now);
