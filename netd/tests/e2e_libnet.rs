@@ -345,9 +345,7 @@ fn curl_downloads_100mb_from_a_libnet_http_server() {
     assert_stdout(&out, "200 100000000");
     let body = std::fs::read(&file).unwrap();
     assert!(
-        body.iter()
-            .enumerate()
-            .all(|(i, b)| *b == ((i * 7) % 251) as u8),
+        body.iter().enumerate().all(|(i, b)| *b == pattern_byte(i)),
         "exact bytes"
     );
     assert!(srv.wait().unwrap().success());
@@ -359,7 +357,7 @@ fn libnet_http_client_fetches_100mb_from_python_http_server() {
     let _netd = Netd::start(&ns, &[]);
     let exe = compile_c("http", &ns.dir);
     // The file python3 -m http.server will serve: the 100 MB test pattern.
-    let period: Vec<u8> = (0..251).map(|i| ((i * 7) % 251) as u8).collect();
+    let period: Vec<u8> = (0..251).map(pattern_byte).collect();
     let body: Vec<u8> = period.iter().copied().cycle().take(100_000_000).collect();
     std::fs::write(ns.dir.join("big"), &body).unwrap();
     let dir = ns.dir.to_str().unwrap().to_string();

@@ -280,11 +280,16 @@ pub fn compile_c(name: &str, out_dir: &Path) -> PathBuf {
     exe
 }
 
-/// FNV-1a 64 of the test pattern byte i = i * 7 % 251, as the C client computes it.
+/// Byte `i` of the test pattern the C programs (sha_client.c, http.c) send.
+pub fn pattern_byte(i: usize) -> u8 {
+    ((i * 7) % 251) as u8
+}
+
+/// FNV-1a 64 of the test pattern, as the C client computes it.
 pub fn pattern_fnv(len: usize) -> String {
     let mut h: u64 = 1469598103934665603;
     for i in 0..len {
-        h ^= ((i * 7) % 251) as u64;
+        h ^= u64::from(pattern_byte(i));
         h = h.wrapping_mul(1099511628211);
     }
     format!("{len} {h:016x}")
