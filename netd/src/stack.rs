@@ -1203,6 +1203,40 @@ impl Stack {
 
     /// Queue bytes on a TCP socket; returns how many fit (EAGAIN if none).
     pub fn send(&mut self, now: Instant, h: SocketHandle, data: &[u8]) -> Result<usize, Errno> {
+        self.send_flags(now, h, data, false)
+    }
+
+    /// send() with MSG_MORE on a TCP socket: the bytes are queued and not
+    /// transmitted, so what comes next can share their segment. A close
+    /// that follows then sends data and FIN as one segment, as Linux's
+    /// `tcp_send_fin()` tacks the FIN onto a tail that is not sent yet.
+    /// `push` sends what is queued.
+    pub fn send_more(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        data: &[u8],
+    ) -> Result<usize, Errno> {
+        self.send_flags(now, h, data, true)
+    }
+
+    /// Transmit what `send_more` queued (`tcp_push()` once the cork is gone).
+    pub fn push(&mut self, now: Instant, h: SocketHandle) {
+        let mut ctx = ctx!(self, now);
+        let sockets = &mut self.sockets;
+        if let Some(tcb) = sockets.get_mut(&h).and_then(|s| s.tcb_mut()) {
+            tcb.transmit(&mut ctx);
+            self.tcp_after(now, h);
+        }
+    }
+
+    fn send_flags(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        data: &[u8],
+        more: bool,
+    ) -> Result<usize, Errno> {
         let s = self.sock(h)?;
         if s.ty == SockType::Datagram {
             let remote = s
@@ -1237,7 +1271,9 @@ impl Stack {
         let n = space.min(data.len());
         tcb.send_buf.extend(&data[..n]);
         tcb.write_seq += n as u32;
-        tcb.transmit(&mut ctx);
+        if !more {
+            tcb.transmit(&mut ctx);
+        }
         self.tcp_after(now, h);
         Ok(n)
     }

@@ -114,6 +114,51 @@ fn passive_close_with_quickack_sends_ack_and_fin_separately() {
     );
 }
 
+/// B's reply queued with MSG_MORE and then close(): the segment that
+/// carries it carries the FIN too, as `tcp_send_fin()` tacks the FIN onto
+/// an unsent tail. netd does this for a program's write and close read
+/// from its socketpair together.
+#[test]
+fn reply_queued_with_more_leaves_with_the_fin_in_one_segment() {
+    let mut sim = ideal();
+    let (c, _, srv) = establish(&mut sim);
+    sim.run_for(ms(10));
+    sim.clear_trace();
+    let now = sim.now();
+    assert_eq!(sim.stack(B).send_more(now, srv, b"reply"), Ok(5));
+    assert!(sim.segments().is_empty(), "MSG_MORE holds the bytes back");
+    sim.stack(B).close(now, srv).unwrap();
+    sim.run_for(ms(1));
+    let s = sim.segments();
+    assert_eq!(s[0].from, B);
+    assert_eq!(s[0].flags_str(), "FIN|PSH|ACK");
+    assert_eq!(s[0].len, 5);
+    assert_eq!(recv_all(&mut sim, A, c), Ok(b"reply".to_vec()));
+    assert_eq!(state(&sim, A, c), State::CloseWait);
+}
+
+#[test]
+fn push_sends_what_more_held_back() {
+    let mut sim = ideal();
+    let (c, _, srv) = establish(&mut sim);
+    sim.run_for(ms(10));
+    sim.clear_trace();
+    let now = sim.now();
+    sim.stack(B).send_more(now, srv, b"ab").unwrap();
+    sim.stack(B).send_more(now, srv, b"cd").unwrap();
+    sim.run_for(ms(1));
+    assert!(sim.segments().is_empty());
+    let now = sim.now();
+    sim.stack(B).push(now, srv);
+    sim.run_for(ms(1));
+    let s = sim.segments();
+    assert_eq!(
+        (s[0].from, s[0].flags_str(), s[0].len),
+        (B, "PSH|ACK".to_string(), 4)
+    );
+    assert_eq!(recv_all(&mut sim, A, c), Ok(b"abcd".to_vec()));
+}
+
 #[test]
 fn half_close_keeps_the_other_direction_flowing() {
     let mut sim = ideal();

@@ -559,13 +559,34 @@ impl Endpoint {
 
     /// Program -> stack, no faster than the send buffer drains. With
     /// `closed` (every program fd is gone) reading goes on to the end: the
-    /// next read after a short one is EOF or ECONNRESET, never EAGAIN.
+    /// next read after a short one is EOF or ECONNRESET, never EAGAIN. What
+    /// a closed program wrote is queued corked (MSG_MORE) until the end is
+    /// known, so a reply and the close read together leave as one segment
+    /// carrying FIN, as `tcp_send_fin()` merges a FIN into an unsent tail.
     fn take_from_program(
         &mut self,
         stack: &mut Stack,
         now: Instant,
         buf: &mut [u8],
         closed: bool,
+    ) -> ReadEnd {
+        let mut corked = false;
+        let end = self.read_program(stack, now, buf, closed, &mut corked);
+        // At EOF the shutdown has sent the data with the FIN; a reset
+        // (closed with bytes unread) or a full send buffer sends it now.
+        if corked && end != ReadEnd::Eof {
+            stack.push(now, self.handle);
+        }
+        end
+    }
+
+    fn read_program(
+        &mut self,
+        stack: &mut Stack,
+        now: Instant,
+        buf: &mut [u8],
+        closed: bool,
+        corked: &mut bool,
     ) -> ReadEnd {
         while !self.app_eof && self.readable {
             let space = stack.send_space(self.handle);
@@ -580,7 +601,13 @@ impl Endpoint {
                     return ReadEnd::Eof;
                 }
                 Ok(n) => {
-                    if stack.send(now, self.handle, &buf[..n]).is_err() {
+                    let sent = if closed {
+                        *corked = true;
+                        stack.send_more(now, self.handle, &buf[..n])
+                    } else {
+                        stack.send(now, self.handle, &buf[..n])
+                    };
+                    if sent.is_err() {
                         break;
                     }
                     // A short read drained the socketpair: epoll (level-
