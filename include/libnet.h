@@ -42,7 +42,9 @@ int net_listen(int fd, int backlog);
 
 /*
  `connect(2)`. A blocking socket waits for the handshake; a non-blocking
- one returns EINPROGRESS, then EALREADY, then 0 once, then EISCONN.
+ one returns EINPROGRESS, then EALREADY, then 0 once, then EISCONN. As
+ with a kernel socket, its descriptor turns writable when the handshake
+ is decided, and SO_ERROR then holds the outcome.
 
  # Safety
  `addr` must point to `len` readable bytes.

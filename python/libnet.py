@@ -161,9 +161,11 @@ class socket:
                     raise
                 if self._timeout == 0 and e.errno == _errno.EINPROGRESS:
                     raise
-            if time.monotonic() >= deadline:
+            # The descriptor turns writable when the handshake is decided.
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise TimeoutError("timed out")
-            time.sleep(0.005)
+            select.select([], [self._fd], [], remaining)
 
     # data
     def send(self, data, flags=0):

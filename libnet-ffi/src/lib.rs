@@ -301,7 +301,9 @@ pub extern "C" fn net_listen(fd: c_int, backlog: c_int) -> c_int {
 }
 
 /// `connect(2)`. A blocking socket waits for the handshake; a non-blocking
-/// one returns EINPROGRESS, then EALREADY, then 0 once, then EISCONN.
+/// one returns EINPROGRESS, then EALREADY, then 0 once, then EISCONN. As
+/// with a kernel socket, its descriptor turns writable when the handshake
+/// is decided, and SO_ERROR then holds the outcome.
 ///
 /// # Safety
 /// `addr` must point to `len` readable bytes.
@@ -310,7 +312,16 @@ pub unsafe extern "C" fn net_connect(fd: c_int, addr: *const sockaddr, len: sock
     ret((|| {
         let e = lookup(fd)?;
         let addr = read_addr(addr, len)?;
-        let r = simple(Request::Connect { sock: e.sock, addr });
+        let plug = if e.stream && !e.connected && is_nonblocking(fd) {
+            plug(fd)
+        } else {
+            0
+        };
+        let r = simple(Request::Connect {
+            sock: e.sock,
+            addr,
+            plug,
+        });
         match r {
             Ok(_) => {
                 update(fd, |e| e.connected = true);
@@ -332,6 +343,45 @@ pub unsafe extern "C" fn net_connect(fd: c_int, addr: *const sockaddr, len: sock
             Err(err) => Err(err),
         }
     })())
+}
+
+/// A kernel socket is not writable while a non-blocking connect runs, and
+/// event loops wait for POLLOUT and then read SO_ERROR. A socketpair has
+/// room from the start, so libnet fills it first with bytes netd discards
+/// once the connection is decided (`Request::Connect`'s `plug`); until then
+/// poll, select and epoll do not report the descriptor writable. Returns
+/// how many bytes were written.
+fn plug(fd: c_int) -> u32 {
+    static FILL: [u8; 65536] = [0; 65536];
+    let mut n = 0u32;
+    // A 64 KB write is more than a quarter of the default SO_SNDBUF, where
+    // a Unix socket stops being writable; the bound covers a raised
+    // net.core.wmem_default.
+    for _ in 0..64 {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no waiting.
+        if unsafe { libc::poll(&mut p, 1, 0) } != 1 || p.revents & libc::POLLOUT == 0 {
+            break;
+        }
+        // SAFETY: FILL is readable for its length.
+        let r = unsafe {
+            libc::send(
+                fd,
+                FILL.as_ptr().cast(),
+                FILL.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        };
+        if r <= 0 {
+            break;
+        }
+        n += r as u32;
+    }
+    n
 }
 
 /// `accept4(2)`: flags SOCK_NONBLOCK and SOCK_CLOEXEC.

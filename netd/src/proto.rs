@@ -6,7 +6,7 @@ use crate::socket::{SockOpt, SockOptName, SockOptValue};
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Where netd listens unless told otherwise (`--control`, `NETD_SOCKET`).
 pub const DEFAULT_CONTROL_PATH: &str = "/run/netd/netd.sock";
@@ -52,9 +52,13 @@ pub enum Request {
         backlog: i32,
     },
     /// Starts the handshake; `Error { EINPROGRESS }` for TCP, as a non-blocking connect().
+    /// `plug`: bytes libnet wrote into the socketpair first, so that its
+    /// descriptor is not writable while the handshake runs; netd discards
+    /// them once the connection is decided, before anything else read there.
     Connect {
         sock: SockRef,
         addr: WireAddr,
+        plug: u32,
     },
     /// Answered once the handshake is over: `Ok`, or the error connect() reports.
     WaitConnect {

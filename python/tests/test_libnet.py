@@ -133,6 +133,35 @@ def test_connection_refused():
             s.connect((HOST, 9))
 
 
+def test_connection_refused_with_a_timeout():
+    with libnet.socket() as s:
+        s.settimeout(10)
+        with pytest.raises(ConnectionRefusedError):
+            s.connect((HOST, 9))
+
+
+def test_connect_times_out_when_nobody_answers():
+    # 10.77.0.9 is on netd's link but nobody has it: the SYN goes unanswered.
+    with libnet.socket() as s:
+        s.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            s.connect(("10.77.0.9", 9))
+
+
+def test_connect_with_a_timeout_then_send():
+    p = port()
+    k = kernel_listener(p)
+    with libnet.socket() as s:
+        s.settimeout(10)
+        s.connect((HOST, p))
+        s.sendall(b"hello")
+        c, _ = k.accept()
+        c.settimeout(10)
+        assert c.recv(10) == b"hello"
+        c.close()
+    k.close()
+
+
 def test_connection_reset_and_broken_pipe():
     p = port()
     k = kernel_listener(p)

@@ -158,7 +158,31 @@ kc.close()
 lib.net_close(lfd)
 print("fork ok")
 
-# 4. Non-blocking connect: EINPROGRESS, then writable, then SO_ERROR 0.
+# 4. Non-blocking connect: EINPROGRESS, not writable while the handshake
+# runs, then writable with the outcome in SO_ERROR (an event loop's way).
+def so_error(fd):
+    err = ctypes.c_int(-1)
+    elen = ctypes.c_uint32(4)
+    lib.net_getsockopt(fd, socket.SOL_SOCKET, socket.SO_ERROR, ctypes.byref(err), ctypes.byref(elen))
+    assert elen.value == 4
+    return err.value
+
+# Nobody answers for 10.77.0.9 (the kernel side does not forward): SYN-SENT.
+fd = lib.net_socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, 0)
+a = addr("10.77.0.9", 9)
+expect_errno(errno.EINPROGRESS, lib.net_connect, fd, ctypes.byref(a), ctypes.sizeof(a))
+assert select.select([], [fd], [], 0.5)[1] == [], "writable while connecting"
+expect_errno(errno.EALREADY, lib.net_connect, fd, ctypes.byref(a), ctypes.sizeof(a))
+assert so_error(fd) == 0
+lib.net_close(fd)
+# Refused: writable once the RST is in, SO_ERROR says why.
+fd = lib.net_socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, 0)
+a = addr(HOST, 9301)
+expect_errno(errno.EINPROGRESS, lib.net_connect, fd, ctypes.byref(a), ctypes.sizeof(a))
+assert select.select([], [fd], [], 10)[1] == [fd]
+assert so_error(fd) == errno.ECONNREFUSED
+lib.net_close(fd)
+# Accepted: writable, SO_ERROR 0, and the peer gets exactly what was sent.
 ksrv2 = socket.socket()
 ksrv2.bind((HOST, 9300))
 ksrv2.listen()
@@ -166,10 +190,20 @@ fd = lib.net_socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK, 0
 a = addr(HOST, 9300)
 expect_errno(errno.EINPROGRESS, lib.net_connect, fd, ctypes.byref(a), ctypes.sizeof(a))
 assert select.select([], [fd], [], 10)[1] == [fd]
-err = ctypes.c_int(-1)
-elen = ctypes.c_uint32(4)
-lib.net_getsockopt(fd, socket.SOL_SOCKET, socket.SO_ERROR, ctypes.byref(err), ctypes.byref(elen))
-assert err.value == 0 and elen.value == 4
+assert so_error(fd) == 0
+msg = ctypes.create_string_buffer(b"after the handshake")
+assert lib.net_send(fd, msg, 19, 0) == 19
+lib.net_shutdown(fd, socket.SHUT_WR)
+kc2, _ = ksrv2.accept()
+kc2.settimeout(10)
+got = b""
+while True:
+    chunk = kc2.recv(100)
+    if not chunk:
+        break
+    got += chunk
+assert got == b"after the handshake", got[:40]
+kc2.close()
 lib.net_close(fd)
 print("nonblocking connect ok")
 

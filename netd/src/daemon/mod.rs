@@ -670,16 +670,21 @@ impl Daemon {
                     self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
                     Response::Ok
                 }),
-            Request::Connect { sock, addr } => match handle_of(&mut self.endpoints, sock) {
+            Request::Connect { sock, addr, plug } => match handle_of(&mut self.endpoints, sock) {
                 Err(e) => Err(e),
                 Ok(h) => match self.stack.connect(t, h, addr.into()) {
                     Err(Errno::EINPROGRESS) => {
                         if let Ok(ep) = self.endpoints.get(sock) {
                             ep.connecting = true;
+                            ep.plug += plug as usize;
                         }
                         Err(Errno::EINPROGRESS)
                     }
                     other => {
+                        // Decided at once: the plug goes now.
+                        if let Ok(ep) = self.endpoints.get(sock) {
+                            ep.plug += plug as usize;
+                        }
                         self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
                         other.map(|_| Response::Ok)
                     }

@@ -62,6 +62,8 @@ pub struct Endpoint {
     /// socketpair's ECONNRESET): the last close resets.
     unread_at_close: bool,
     /// Inode of the program's end, to find its holders in /proc (`ss -p`).
+    /// Bytes of libnet's plug still to discard (see `Request::Connect`).
+    pub plug: usize,
     pub app_inode: u64,
     /// uid of the client that created the socket (`ss -e`).
     pub uid: u32,
@@ -171,6 +173,7 @@ impl Endpoints {
                 error: None,
                 connecting: false,
                 unread_at_close: false,
+                plug: 0,
                 app_inode,
                 uid,
                 dead: false,
@@ -485,6 +488,24 @@ impl Endpoint {
         }
     }
 
+    /// Discard libnet's plug: it precedes whatever the program wrote, and
+    /// the connection is decided, so the descriptor turns writable as a
+    /// kernel socket does when its handshake ends.
+    fn unplug(&mut self, buf: &mut [u8]) {
+        while self.plug > 0 {
+            let want = self.plug.min(buf.len());
+            match self.read_fd(&mut buf[..want]) {
+                Ok(n) if n > 0 => self.plug -= n,
+                // EOF or ECONNRESET: the program is gone and so is the plug.
+                Ok(_) | Err(nix::errno::Errno::ECONNRESET) => {
+                    self.plug = 0;
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Shut both directions: the program reads EOF and its writes fail with EPIPE.
     fn kill(&mut self) {
         if !self.dead {
@@ -500,8 +521,11 @@ impl Endpoint {
             match stack.tcp_state(self.handle) {
                 Some(State::SynSent) | Some(State::SynRcvd) => return,
                 // Failed: the outcome stays in the stack for WaitConnect/SO_ERROR;
-                // the program sees EOF and EPIPE on the socketpair.
+                // the program sees EOF and EPIPE on the socketpair, and
+                // writable once the plug is gone (POLLOUT, as Linux reports
+                // a failed connect).
                 Some(State::Closed) => {
+                    self.unplug(&mut buf[..CHUNK]);
                     self.kill();
                     return;
                 }
@@ -588,6 +612,7 @@ impl Endpoint {
         closed: bool,
         corked: &mut bool,
     ) -> ReadEnd {
+        self.unplug(buf);
         while !self.app_eof && self.readable {
             let space = stack.send_space(self.handle);
             if space == 0 {
