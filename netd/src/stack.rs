@@ -1322,13 +1322,8 @@ impl Stack {
             let n = take(a, b).min(tcb.recv_buf.len());
             if !peek && n > 0 {
                 tcb.recv_buf.drain(..n);
-                // tcp_cleanup_rbuf(): announce a window that at least doubled.
-                if tcb.state.is_synchronized() && !tcb.fin_received {
-                    let cur = tcb.receive_window();
-                    let free = tcb.rcv_free() as u32;
-                    if 2 * cur <= tcb.rcvbuf as u32 && free >= 2 * cur && free >= tcb.ack.rcv_mss {
-                        tcb.send_ack(&mut ctx);
-                    }
+                if tcb.state.is_synchronized() {
+                    cleanup_rbuf(tcb, &mut ctx);
                 }
             }
             self.reschedule(h);
@@ -2068,6 +2063,24 @@ fn tcp_info(t: &Tcb, now: Instant, mtu: usize) -> crate::proto::TcpInfo {
 }
 
 /// Queue our FIN (`tcp_close_state()` + `tcp_send_fin()`).
+/// After the program read (`tcp_cleanup_rbuf()`): send the ACK that input
+/// held back because the window would have shrunk, once more than a
+/// segment came in since the last window update; otherwise announce a
+/// window that at least doubled. Without the first rule a receiver whose
+/// reader lags ACKs a bulk sender only when the delayed-ACK timer fires.
+fn cleanup_rbuf(tcb: &mut Tcb, ctx: &mut Ctx) {
+    let owed = tcb.ack.pending && (tcb.rcv_nxt - tcb.rcv_wup) > tcb.ack.rcv_mss;
+    let mut time_to_ack = owed;
+    if !time_to_ack && !tcb.fin_received {
+        let cur = tcb.receive_window();
+        let free = tcb.rcv_free() as u32;
+        time_to_ack = 2 * cur <= tcb.rcvbuf as u32 && free >= 2 * cur && free >= tcb.ack.rcv_mss;
+    }
+    if time_to_ack {
+        tcb.send_ack(ctx);
+    }
+}
+
 fn start_close(tcb: &mut Tcb, ctx: &mut Ctx) {
     if tcb.snd_shutdown {
         return;

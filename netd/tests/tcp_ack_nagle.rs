@@ -70,6 +70,46 @@ fn delayed_ack_fires_after_40ms_once_quickacks_are_spent() {
     assert!(sim.stack(B).mib.tcp_ext.delayed_acks > 0);
 }
 
+/// B's program lags behind: input holds back the ACK for three full
+/// segments (acking would announce a shrunken window), and the program's
+/// read sends it at once (`tcp_cleanup_rbuf()`), not the delayed-ACK timer.
+#[test]
+fn a_read_sends_the_ack_input_held_back_for_a_lagging_reader() {
+    let mut sim = ideal();
+    let (c, _, srv) = establish(&mut sim);
+    let mut buf = [0u8; 8192];
+    for _ in 0..20 {
+        let now = sim.now();
+        sim.stack(A).send(now, c, b"x").unwrap();
+        sim.run_for(ms(100));
+        let now = sim.now();
+        assert_eq!(sim.stack(B).recv(now, srv, &mut buf, false), Ok(1));
+    }
+    sim.clear_trace();
+    let mss = sim.stack(A).tcb(c).unwrap().mss as usize;
+    let now = sim.now();
+    sim.stack(A).send(now, c, &payload(3 * mss, 9)).unwrap();
+    sim.run_for(ms(5));
+    let from_b = |sim: &Sim| -> Vec<netd::sim::Seg> {
+        sim.segments().into_iter().filter(|s| s.from == B).collect()
+    };
+    assert_eq!(sim.segments().len(), 3, "three full segments");
+    assert!(
+        from_b(&sim).is_empty(),
+        "ACK held back while the data is unread"
+    );
+    let read_at = sim.now();
+    assert_eq!(
+        sim.stack(B).recv(read_at, srv, &mut buf, false),
+        Ok(3 * mss)
+    );
+    sim.run_for(ms(5));
+    let acks = from_b(&sim);
+    assert_eq!(acks.len(), 1, "{:?}", sim.flags());
+    assert_eq!(acks[0].at, read_at, "sent by the read");
+    assert_eq!(acks[0].ack, sim.stack(A).tcb(c).unwrap().snd_nxt);
+}
+
 #[test]
 fn nagle_holds_a_second_small_write_until_the_first_is_acked() {
     let mut sim = Sim::pair(Link::ideal().latency(ms(20)));
