@@ -383,6 +383,12 @@ pub fn ss_info_line(i: &TcpInfo, with_flags: bool) -> String {
     if i.total_retrans != 0 {
         t.push(format!("retrans:{}/{}", i.retrans, i.total_retrans));
     }
+    if i.rcv_rtt_us != 0 {
+        t.push(format!("rcv_rtt:{}", ms(i.rcv_rtt_us)));
+    }
+    if i.rcv_space != 0 {
+        t.push(format!("rcv_space:{}", i.rcv_space));
+    }
     if i.min_rtt_us != 0 {
         t.push(format!("minrtt:{}", ms(i.min_rtt_us)));
     }
@@ -796,11 +802,17 @@ mod tests {
             segs_out: 3,
             segs_in: 2,
             snd_wnd: 70656,
+            rcv_rtt_us: 500,
+            rcv_space: 65495,
+            min_rtt_us: 11,
             ..TcpInfo::default()
         };
         let line = ss_info_line(&i, true);
         assert!(line.starts_with("\t ts sack reno wscale:7,7 rto:204 rtt:0.013/0.006 mss:1448 pmtu:1500 rcvmss:536 advmss:1460 cwnd:10 bytes_acked:1001 segs_out:3 segs_in:2 send "), "{line}");
-        assert!(line.ends_with("snd_wnd:70656"), "{line}");
+        assert!(
+            line.ends_with("lastack:0 rcv_rtt:0.5 rcv_space:65495 minrtt:0.011 snd_wnd:70656"),
+            "{line}"
+        );
         assert!(
             !ss_info_line(&i, false).contains(" ts "),
             "flags only with -o"

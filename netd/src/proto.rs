@@ -6,7 +6,7 @@ use crate::socket::{SockOpt, SockOptName, SockOptValue};
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Where netd listens unless told otherwise (`--control`, `NETD_SOCKET`).
 pub const DEFAULT_CONTROL_PATH: &str = "/run/netd/netd.sock";
@@ -306,6 +306,10 @@ pub struct TcpInfo {
     pub min_rtt_us: u64,
     pub snd_wnd: u32,
     pub rcv_wnd: u32,
+    /// The receiver's RTT estimate (`tcpi_rcv_rtt`), 0 until measured.
+    pub rcv_rtt_us: u64,
+    /// Bytes the program read in the last receiver RTT (`tcpi_rcv_space`).
+    pub rcv_space: u32,
 }
 
 #[cfg(test)]

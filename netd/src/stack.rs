@@ -1323,6 +1323,7 @@ impl Stack {
             if !peek && n > 0 {
                 tcb.recv_buf.drain(..n);
                 if tcb.state.is_synchronized() {
+                    tcb.rcv_space_adjust(&ctx);
                     cleanup_rbuf(tcb, &mut ctx);
                 }
             }
@@ -2059,10 +2060,11 @@ fn tcp_info(t: &Tcb, now: Instant, mtu: usize) -> crate::proto::TcpInfo {
         min_rtt_us: t.rtt.min_rtt.map_or(0, us),
         snd_wnd: t.snd_wnd,
         rcv_wnd: t.rcv_wnd,
+        rcv_rtt_us: t.rcv_rtt.rtt_us(),
+        rcv_space: t.rcvq.space,
     }
 }
 
-/// Queue our FIN (`tcp_close_state()` + `tcp_send_fin()`).
 /// After the program read (`tcp_cleanup_rbuf()`): send the ACK that input
 /// held back because the window would have shrunk, once more than a
 /// segment came in since the last window update; otherwise announce a
@@ -2081,6 +2083,7 @@ fn cleanup_rbuf(tcb: &mut Tcb, ctx: &mut Ctx) {
     }
 }
 
+/// Queue our FIN (`tcp_close_state()` + `tcp_send_fin()`).
 fn start_close(tcb: &mut Tcb, ctx: &mut Ctx) {
     if tcb.snd_shutdown {
         return;

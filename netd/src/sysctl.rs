@@ -29,6 +29,7 @@ pub struct Sysctl {
     pub tcp_keepalive_time: i64,
     pub tcp_max_syn_backlog: i64,
     pub tcp_max_tw_buckets: i64,
+    pub tcp_moderate_rcvbuf: i64,
     pub tcp_orphan_retries: i64,
     pub tcp_retries1: i64,
     pub tcp_retries2: i64,
@@ -70,6 +71,7 @@ impl Default for Sysctl {
             tcp_keepalive_time: 7200,
             tcp_max_syn_backlog: 2048,
             tcp_max_tw_buckets: 131_072,
+            tcp_moderate_rcvbuf: 1,
             tcp_orphan_retries: 0,
             tcp_retries1: 3,
             tcp_retries2: 15,
@@ -309,6 +311,12 @@ pub static TUNABLES: &[Tunable] = &[
         tcp_max_tw_buckets,
         INT,
         "Maximum number of TIME-WAIT sockets."
+    ),
+    scalar!(
+        "net.ipv4.tcp_moderate_rcvbuf",
+        tcp_moderate_rcvbuf,
+        U8,
+        "Grow each receive buffer with its flow, up to tcp_rmem[2] (autotuning)."
     ),
     scalar!(
         "net.ipv4.tcp_orphan_retries",

@@ -5,10 +5,14 @@ mod common;
 use common::*;
 use netd::sim::{Link, Sim};
 
-#[test]
-fn slow_start_doubles_cwnd_every_rtt() {
+/// cwnd, in segments, at the start of each of 8 RTTs of a greedy transfer
+/// A -> B over a 100 ms RTT, B reading every 5 ms.
+fn cwnd_per_rtt(moderate_rcvbuf: bool) -> Vec<u32> {
     let mut sim = Sim::pair(Link::ideal().latency(ms(50)));
     sim.record = false;
+    if !moderate_rcvbuf {
+        sim.stack(B).sysctl.tcp_moderate_rcvbuf = 0;
+    }
     let (c, _, srv) = establish(&mut sim);
     let mss = sim.stack(A).tcb(c).unwrap().mss;
     let data = payload(4_000_000, 1);
@@ -17,7 +21,6 @@ fn slow_start_doubles_cwnd_every_rtt() {
     let mut buf = vec![0u8; 1 << 20];
     for _rtt in 0..8 {
         cwnd_per_rtt.push(sim.stack(A).tcb(c).unwrap().cc.cwnd / mss);
-        // A greedy writer and reader, acting every 5 ms through one 100 ms RTT.
         for _ in 0..20 {
             let now = sim.now();
             while sent < data.len() {
@@ -35,15 +38,27 @@ fn slow_start_doubles_cwnd_every_rtt() {
             }
         }
     }
-    // Initial window 10 (RFC 6928), doubling each RTT while in slow start.
+    cwnd_per_rtt
+}
+
+#[test]
+fn slow_start_doubles_cwnd_every_rtt() {
+    // Initial window 10 (RFC 6928), doubling each RTT while in slow start;
+    // B's autotuned receive window stays ahead of it.
     assert_eq!(
-        cwnd_per_rtt[..5],
-        [10, 20, 40, 80, 160],
-        "slow start doubles per RTT: {cwnd_per_rtt:?}"
+        cwnd_per_rtt(true),
+        [10, 20, 40, 80, 160, 320, 640, 1280],
+        "slow start doubles per RTT"
     );
-    // Then B's 128 KB receive window (90 segments) bounds the flight, and a
-    // cwnd that no longer limits it stops growing (`tcp_is_cwnd_limited()`).
-    assert_eq!(cwnd_per_rtt[6], cwnd_per_rtt[7], "{cwnd_per_rtt:?}");
+}
+
+#[test]
+fn cwnd_stops_growing_once_the_receive_window_bounds_the_flight() {
+    // B's buffer fixed at 128 KB (90 segments): a cwnd that no longer
+    // limits the flight stops growing (`tcp_is_cwnd_limited()`).
+    let w = cwnd_per_rtt(false);
+    assert_eq!(w[..5], [10, 20, 40, 80, 160], "{w:?}");
+    assert_eq!(w[6], w[7], "{w:?}");
 }
 
 #[test]

@@ -592,6 +592,8 @@ impl Tcb {
                 self.rcv_nxt += data.len() as u32;
                 self.bytes_received += data.len() as u64;
                 self.event_data_recv(ctx, data.len() as u32);
+                let tsecr = seg.options.timestamp.map(|(_, ecr)| ecr);
+                self.rcv_rtt_measure(ctx, data.len() as u32, tsecr);
             }
             let had_ooo = !self.ooo.is_empty();
             self.drain_ooo();

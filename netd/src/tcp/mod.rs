@@ -1,7 +1,9 @@
 //! TCP, split by concern as Linux splits it: segment arrival (`input`), what
 //! to send (`output`), timers (`timer`), the listen path (`listen`), TIME-WAIT
-//! minisockets (`timewait`), RTT/RTO (`rtt`) and congestion control (`congestion`).
+//! minisockets (`timewait`), RTT/RTO (`rtt`), congestion control (`congestion`)
+//! and receive-buffer autotuning (`autotune`).
 
+pub mod autotune;
 pub mod congestion;
 pub mod input;
 pub mod listen;

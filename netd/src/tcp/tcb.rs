@@ -157,6 +157,10 @@ pub struct Tcb {
 
     pub rcvbuf: usize,
     pub sndbuf: usize,
+    /// What the program read per receiver RTT, for autotuning (`rcvq_space`).
+    pub rcvq: super::autotune::RcvSpace,
+    /// The receiver's RTT estimate (`rcv_rtt_est`).
+    pub rcv_rtt: super::autotune::RcvRtt,
 
     // Statistics for tcp_info / ss -i.
     pub bytes_acked: u64,
@@ -256,6 +260,8 @@ impl Tcb {
             last_oow_ack: None,
             rcvbuf,
             sndbuf,
+            rcvq: super::autotune::RcvSpace::new(now, adv_mss),
+            rcv_rtt: super::autotune::RcvRtt::new(),
             bytes_acked: 0,
             bytes_received: 0,
             segs_in: 0,
