@@ -1747,11 +1747,14 @@ impl Stack {
     }
 
     /// Handles whose state may have changed since the last call, each once.
-    pub fn take_wakeups(&mut self) -> Vec<SocketHandle> {
-        let mut w = std::mem::take(&mut self.wakeups);
-        w.sort_unstable();
-        w.dedup();
-        w
+    /// Sockets whose readiness may have changed, into `out` (cleared
+    /// first; sorted, without duplicates). The two vectors trade places, so
+    /// once both have grown a loop turn allocates nothing.
+    pub fn take_wakeups(&mut self, out: &mut Vec<SocketHandle>) {
+        out.clear();
+        std::mem::swap(&mut self.wakeups, out);
+        out.sort_unstable();
+        out.dedup();
     }
 
     /// Free send-buffer space of a connected TCP socket (0 if none).

@@ -420,3 +420,21 @@ fn listen_backlog_is_clamped_by_somaxconn() {
     );
     let _ = HOST_B;
 }
+
+/// The daemon pumps each socket the stack touched once per round.
+#[test]
+fn wakeups_name_each_touched_socket_once() {
+    let mut sim = ideal();
+    let (c, _, srv) = establish(&mut sim);
+    let mut woken = Vec::new();
+    sim.stack(B).take_wakeups(&mut woken);
+    for _ in 0..3 {
+        let now = sim.now();
+        sim.stack(A).send(now, c, b"x").unwrap();
+        sim.run_for(ms(1));
+    }
+    sim.stack(B).take_wakeups(&mut woken);
+    assert_eq!(woken, [srv], "three segments, one wake-up");
+    sim.stack(B).take_wakeups(&mut woken);
+    assert!(woken.is_empty(), "taken once");
+}

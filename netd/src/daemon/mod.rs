@@ -110,6 +110,8 @@ struct Daemon {
     endpoints: Endpoints,
     /// Blocking connect()s waiting for their handshake: (client, socket).
     waiters: Vec<(u64, SockRef)>,
+    /// Stack sockets to pump this turn, reused (see `Stack::take_wakeups`).
+    woken: Vec<crate::socket::SocketHandle>,
     /// The last STATUS= sent, and when (at most one a second).
     last_status: (String, std::time::Instant),
     /// When dead endpoints were last checked against /proc/net/unix.
@@ -210,6 +212,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         last_watchdog: std::time::Instant::now(),
         endpoints: Endpoints::new(seed()),
         waiters: Vec::new(),
+        woken: Vec::new(),
         last_status: (String::new(), std::time::Instant::now()),
         last_reap: std::time::Instant::now(),
         rx_buf: vec![0u8; tun::VNET_HDR_LEN + 65_536],
@@ -367,17 +370,19 @@ impl Daemon {
     /// Move data for every socket the stack touched; pumping can touch more
     /// (an ACK opens the window), so repeat until quiet, bounded.
     fn pump_endpoints(&mut self) {
+        let mut woken = std::mem::take(&mut self.woken);
         for _ in 0..8 {
-            let woken = self.stack.take_wakeups();
+            self.stack.take_wakeups(&mut woken);
             if woken.is_empty() {
                 break;
             }
             let t = now();
-            for h in woken {
+            for &h in &woken {
                 self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
             }
             self.stack.poll(t);
         }
+        self.woken = woken;
     }
 
     /// Reply to blocking connect()s whose handshake is over.
