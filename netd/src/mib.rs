@@ -52,6 +52,8 @@ mib!(
         in_echo_reps => "InEchoReps",
         out_msgs => "OutMsgs",
         out_errors => "OutErrors",
+        out_rate_limit_global => "OutRateLimitGlobal",
+        out_rate_limit_host => "OutRateLimitHost",
         out_dest_unreachs => "OutDestUnreachs",
         out_echos => "OutEchos",
         out_echo_reps => "OutEchoReps",

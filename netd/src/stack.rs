@@ -83,6 +83,8 @@ pub struct Stack {
     timers: BinaryHeap<Reverse<(Instant, SocketHandle)>>,
     port_offset: u32,
     challenge: ChallengeLimiter,
+    /// ICMP error rate limits (`icmp_ratelimit`, `icmp_msgs_per_sec`).
+    icmp_limit: icmp::RateLimiter,
     /// Sockets whose readiness may have changed since `take_wakeups()`.
     wakeups: Vec<SocketHandle>,
 }
@@ -129,6 +131,7 @@ impl Stack {
             timers: BinaryHeap::new(),
             port_offset: (cfg.seed as u32).wrapping_mul(2_654_435_761),
             challenge: ChallengeLimiter::default(),
+            icmp_limit: icmp::RateLimiter::default(),
             wakeups: Vec::new(),
         }
     }
@@ -219,7 +222,7 @@ impl Stack {
                 if let Some(first) = dead.first {
                     let msg =
                         icmp::build(icmpw::TIME_EXCEEDED, 1, [0; 4], icmp::error_body(&first));
-                    self.send_icmp(dead.src, &msg);
+                    self.send_icmp(now, dead.src, &msg);
                 }
             }
         }
@@ -312,7 +315,7 @@ impl Stack {
             }
             PROTO_UDP => {
                 self.mib.ip.in_delivers += 1;
-                self.udp_input(hdr, payload, packet, csum_ok);
+                self.udp_input(now, hdr, payload, packet, csum_ok);
             }
             PROTO_ICMP => {
                 self.mib.ip.in_delivers += 1;
@@ -326,7 +329,7 @@ impl Stack {
                     [0; 4],
                     icmp::error_body(packet),
                 );
-                self.send_icmp(hdr.src, &msg);
+                self.send_icmp(now, hdr.src, &msg);
             }
         }
     }
@@ -335,7 +338,15 @@ impl Stack {
         self.sysctl.ip_default_ttl.clamp(1, 255) as u8
     }
 
-    fn send_icmp(&mut self, dst: Ipv4Addr, msg: &[u8]) {
+    /// `icmp_send()`/`icmp_reply()`: subject to the rate limits, then out.
+    fn send_icmp(&mut self, now: Instant, dst: Ipv4Addr, msg: &[u8]) {
+        let (msg_type, code) = (msg.first().copied(), msg.get(1).copied());
+        if let (Some(t), Some(c)) = (msg_type, code) {
+            let limit = &mut self.icmp_limit;
+            if !limit.allow(now, dst, t, c, &self.sysctl, &mut self.mib.icmp) {
+                return;
+            }
+        }
         self.mib.icmp.out_msgs += 1;
         match msg.first() {
             Some(&icmpw::DEST_UNREACH) => self.mib.icmp.out_dest_unreachs += 1,
@@ -366,7 +377,7 @@ impl Stack {
                     return;
                 }
                 let reply = icmp::build(icmpw::ECHO_REPLY, 0, msg.rest, msg.body);
-                self.send_icmp(hdr.src, &reply);
+                self.send_icmp(now, hdr.src, &reply);
             }
             icmpw::ECHO_REPLY => self.mib.icmp.in_echo_reps += 1,
             icmpw::TIME_EXCEEDED => self.mib.icmp.in_time_excds += 1,
@@ -464,7 +475,14 @@ impl Stack {
         best
     }
 
-    fn udp_input(&mut self, hdr: &Ipv4Repr, payload: &[u8], packet: &[u8], csum_ok: bool) {
+    fn udp_input(
+        &mut self,
+        now: Instant,
+        hdr: &Ipv4Repr,
+        payload: &[u8],
+        packet: &[u8],
+        csum_ok: bool,
+    ) {
         let dgram = match UdpRepr::parse_with(hdr.src, hdr.dst, payload, !csum_ok) {
             Ok(d) => d,
             Err(e) => {
@@ -487,7 +505,7 @@ impl Stack {
                     [0; 4],
                     icmp::error_body(packet),
                 );
-                self.send_icmp(hdr.src, &msg);
+                self.send_icmp(now, hdr.src, &msg);
             }
             return;
         };

@@ -15,6 +15,10 @@ pub struct Sysctl {
     pub ipfrag_time: i64,
     pub ipfrag_high_thresh: i64,
     pub icmp_echo_ignore_all: i64,
+    pub icmp_ratelimit: i64,
+    pub icmp_ratemask: i64,
+    pub icmp_msgs_per_sec: i64,
+    pub icmp_msgs_burst: i64,
     pub somaxconn: i64,
     pub rmem_max: i64,
     pub wmem_max: i64,
@@ -57,6 +61,10 @@ impl Default for Sysctl {
             ipfrag_time: 30,
             ipfrag_high_thresh: 4 * 1024 * 1024,
             icmp_echo_ignore_all: 0,
+            icmp_ratelimit: 1000,
+            icmp_ratemask: 6168,
+            icmp_msgs_per_sec: 1000,
+            icmp_msgs_burst: 50,
             somaxconn: 4096,
             rmem_max: 212_992,
             wmem_max: 212_992,
@@ -206,6 +214,39 @@ pub static TUNABLES: &[Tunable] = &[
         icmp_echo_ignore_all,
         Kind::U8 { min: 0, max: 1 },
         "Do not answer ICMP echo requests."
+    ),
+    scalar!(
+        "net.ipv4.icmp_msgs_burst",
+        icmp_msgs_burst,
+        Kind::Int {
+            min: 0,
+            max: INT_MAX
+        },
+        "Burst of rate-limited ICMP messages the whole host may send."
+    ),
+    scalar!(
+        "net.ipv4.icmp_msgs_per_sec",
+        icmp_msgs_per_sec,
+        Kind::Int {
+            min: 0,
+            max: INT_MAX
+        },
+        "Rate-limited ICMP messages the whole host may send per second."
+    ),
+    scalar!(
+        "net.ipv4.icmp_ratelimit",
+        icmp_ratelimit,
+        Kind::Int {
+            min: 0,
+            max: INT_MAX
+        },
+        "Minimum ms between rate-limited ICMP messages to one destination (0: no limit)."
+    ),
+    scalar!(
+        "net.ipv4.icmp_ratemask",
+        icmp_ratemask,
+        INT,
+        "Bit mask of the ICMP types that are rate-limited (bit n: type n)."
     ),
     scalar!(
         "net.ipv4.ip_default_ttl",

@@ -266,3 +266,91 @@ fn malformed_packets_are_counted_under_linux_names_and_dropped() {
     assert_eq!(drain(&mut st).len(), 1);
     assert_eq!(st.mib.ip.in_receives, 9);
 }
+
+/// A datagram from `src` to a port nobody has on HOST_B.
+fn to_closed_port(src: std::net::Ipv4Addr) -> Vec<u8> {
+    let mut dgram = Vec::new();
+    UdpRepr {
+        src_port: 40000,
+        dst_port: 9,
+        payload: b"knock",
+    }
+    .emit(src, HOST_B, &mut dgram);
+    ip_packet(src, HOST_B, PROTO_UDP, &dgram)
+}
+
+/// Port unreachables sent, out of `n` datagrams from `src` 1 ms apart from `t`.
+fn unreachables(st: &mut netd::Stack, src: std::net::Ipv4Addr, t: Instant, n: u64) -> usize {
+    let mut sent = 0;
+    for i in 0..n {
+        st.receive(t + ms(i), &to_closed_port(src));
+        sent += drain(st).len();
+    }
+    sent
+}
+
+#[test]
+fn port_unreachables_to_one_destination_come_six_then_one_per_icmp_ratelimit() {
+    let mut st = bare_stack(HOST_B);
+    // A burst of six (XRLIM_BURST_FACTOR), then nothing within the second.
+    assert_eq!(unreachables(&mut st, HOST_A, Instant::ZERO, 100), 6);
+    assert_eq!(st.mib.udp.no_ports, 100);
+    assert_eq!(st.mib.icmp.out_rate_limit_host, 94);
+    assert_eq!(st.mib.icmp.out_dest_unreachs, 6);
+    // One interval (1000 ms) later, one token more.
+    let t = Instant::ZERO + ms(1100);
+    assert_eq!(unreachables(&mut st, HOST_A, t, 10), 1);
+    // icmp_ratelimit = 0 turns the per-destination limit off; it is never negative.
+    assert!(st.sysctl.set("net.ipv4.icmp_ratelimit", "-1").is_err());
+    st.sysctl.set("net.ipv4.icmp_ratelimit", "0").unwrap();
+    let t = Instant::ZERO + ms(1200);
+    assert_eq!(unreachables(&mut st, HOST_A, t, 20), 20);
+}
+
+#[test]
+fn the_host_wide_icmp_budget_caps_errors_to_many_destinations() {
+    let mut st = bare_stack(HOST_B);
+    // One datagram from each of 80 sources within a millisecond: every
+    // destination has tokens, the host has icmp_msgs_burst (50).
+    let mut sent = 0;
+    for i in 0..80u8 {
+        st.receive(
+            Instant::ZERO,
+            &to_closed_port(std::net::Ipv4Addr::new(10, 1, 0, i)),
+        );
+        sent += drain(&mut st).len();
+    }
+    assert_eq!(sent, 50);
+    assert_eq!(st.mib.icmp.out_rate_limit_global, 30);
+    assert_eq!(st.mib.icmp.out_rate_limit_host, 0);
+    // 100 ms at icmp_msgs_per_sec (1000) refill 100, capped at the burst.
+    let t = Instant::ZERO + ms(100);
+    let mut sent = 0;
+    for i in 80..200u8 {
+        st.receive(t, &to_closed_port(std::net::Ipv4Addr::new(10, 1, 0, i)));
+        sent += drain(&mut st).len();
+    }
+    assert_eq!(sent, 50);
+}
+
+#[test]
+fn echo_replies_are_not_rate_limited_by_default() {
+    let mut st = bare_stack(HOST_B);
+    let mut replies = 0;
+    for i in 0..200 {
+        st.receive(Instant::ZERO + ms(i), &echo_request(1, i as u16, b"x"));
+        replies += drain(&mut st).len();
+    }
+    assert_eq!(replies, 200);
+    // Put echo replies (type 0) in icmp_ratemask and they are limited too.
+    st.sysctl.set("net.ipv4.icmp_ratemask", "6169").unwrap();
+    let mut replies = 0;
+    for i in 0..20 {
+        st.receive(
+            Instant::ZERO + ms(300 + i),
+            &echo_request(1, i as u16, b"x"),
+        );
+        replies += drain(&mut st).len();
+    }
+    assert_eq!(replies, 6);
+}

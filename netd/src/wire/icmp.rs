@@ -6,6 +6,8 @@ pub const ECHO_REPLY: u8 = 0;
 pub const DEST_UNREACH: u8 = 3;
 pub const ECHO_REQUEST: u8 = 8;
 pub const TIME_EXCEEDED: u8 = 11;
+/// Linux's `NR_ICMP_TYPES`: the highest type it knows (address mask reply).
+pub const NR_ICMP_TYPES: u8 = 18;
 
 pub const CODE_NET_UNREACH: u8 = 0;
 pub const CODE_HOST_UNREACH: u8 = 1;
