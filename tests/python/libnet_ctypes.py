@@ -79,6 +79,16 @@ def recv_all(fd):
         out += buf.raw[:n]
 
 
+def kernel_recv_all(sock):
+    """What a kernel socket reads until the peer's FIN."""
+    out = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+
+
 # 1. TCP client to a kernel server, and connection refused by RST.
 ksrv = socket.socket()
 ksrv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -87,12 +97,7 @@ ksrv.listen()
 
 def kernel_echo():
     c, _ = ksrv.accept()
-    data = b""
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        data += b
+    data = kernel_recv_all(c)
     c.sendall(data[::-1])
     c.close()
 
@@ -196,12 +201,7 @@ assert lib.net_send(fd, msg, 19, 0) == 19
 lib.net_shutdown(fd, socket.SHUT_WR)
 kc2, _ = ksrv2.accept()
 kc2.settimeout(10)
-got = b""
-while True:
-    chunk = kc2.recv(100)
-    if not chunk:
-        break
-    got += chunk
+got = kernel_recv_all(kc2)
 assert got == b"after the handshake", got[:40]
 kc2.close()
 lib.net_close(fd)
