@@ -5,11 +5,17 @@
  *   source  accept one connection, send BYTES (env) and close
  *   rr      accept one connection, echo 1-byte messages until EOF
  *   cps     accept connections forever: read 1 byte, write 1 byte, close
+ *   cpsmany the same for many clients at once: one epoll loop over
+ *           non-blocking descriptors (libnet's are real fds)
  *   hold    accept N (env) connections and keep them, print "held" */
+#define _GNU_SOURCE /* accept4 in the kernel build */
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #ifdef KERNEL
@@ -18,6 +24,8 @@
 #define net_bind bind
 #define net_listen listen
 #define net_accept accept
+#define net_accept4 accept4
+#define net_fcntl fcntl
 #define net_recv recv
 #define net_send send
 #define net_close close
@@ -47,6 +55,31 @@ int main(int argc, char **argv) {
             if (c < 0) continue;
             if (net_recv(c, buf, 1, 0) == 1) net_send(c, buf, 1, 0);
             net_close(c);
+        }
+    }
+    if (!strcmp(mode, "cpsmany")) {
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        net_fcntl(l, F_SETFL, O_NONBLOCK);
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = l };
+        epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev);
+        struct epoll_event evs[64];
+        for (;;) {
+            int n = epoll_wait(ep, evs, 64, -1);
+            for (int i = 0; i < n; i++) {
+                int fd = evs[i].data.fd;
+                if (fd == l) {
+                    int c;
+                    while ((c = net_accept4(l, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                        struct epoll_event ce = { .events = EPOLLIN, .data.fd = c };
+                        epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
+                    }
+                    continue;
+                }
+                ssize_t r = net_recv(fd, buf, 1, 0);
+                if (r < 0 && errno == EAGAIN) continue;
+                if (r == 1) net_send(fd, buf, 1, 0);
+                net_close(fd);
+            }
         }
     }
     if (!strcmp(mode, "hold")) {
