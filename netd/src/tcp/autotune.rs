@@ -83,7 +83,8 @@ impl Default for RcvRtt {
 impl Tcb {
     /// Bytes the program has read so far (`copied_seq`, as a count).
     fn copied(&self) -> u64 {
-        self.bytes_received - self.recv_buf.len() as u64
+        self.bytes_received
+            .saturating_sub(self.recv_buf.len() as u64)
     }
 
     /// After in-order data arrived (`tcp_rcv_rtt_measure()` and
