@@ -340,10 +340,9 @@ impl Stack {
 
     /// `icmp_send()`/`icmp_reply()`: subject to the rate limits, then out.
     fn send_icmp(&mut self, now: Instant, dst: Ipv4Addr, msg: &[u8]) {
-        let (msg_type, code) = (msg.first().copied(), msg.get(1).copied());
-        if let (Some(t), Some(c)) = (msg_type, code) {
+        if let [msg_type, code, ..] = *msg {
             let limit = &mut self.icmp_limit;
-            if !limit.allow(now, dst, t, c, &self.sysctl, &mut self.mib.icmp) {
+            if !limit.allow(now, dst, msg_type, code, &self.sysctl, &mut self.mib.icmp) {
                 return;
             }
         }
@@ -2093,13 +2092,13 @@ fn tcp_info(t: &Tcb, now: Instant, mtu: usize) -> crate::proto::TcpInfo {
 /// reader lags ACKs a bulk sender only when the delayed-ACK timer fires.
 fn cleanup_rbuf(tcb: &mut Tcb, ctx: &mut Ctx) {
     let owed = tcb.ack.pending && (tcb.rcv_nxt - tcb.rcv_wup) > tcb.ack.rcv_mss;
-    let mut time_to_ack = owed;
-    if !time_to_ack && !tcb.fin_received {
-        let cur = tcb.receive_window();
-        let free = tcb.rcv_free() as u32;
-        time_to_ack = 2 * cur <= tcb.rcvbuf as u32 && free >= 2 * cur && free >= tcb.ack.rcv_mss;
-    }
-    if time_to_ack {
+    let cur = tcb.receive_window();
+    let free = tcb.rcv_free() as u32;
+    let doubled = !tcb.fin_received
+        && 2 * cur <= tcb.rcvbuf as u32
+        && free >= 2 * cur
+        && free >= tcb.ack.rcv_mss;
+    if owed || doubled {
         tcb.send_ack(ctx);
     }
 }

@@ -677,23 +677,25 @@ impl Daemon {
                 }),
             Request::Connect { sock, addr, plug } => match handle_of(&mut self.endpoints, sock) {
                 Err(e) => Err(e),
-                Ok(h) => match self.stack.connect(t, h, addr.into()) {
-                    Err(Errno::EINPROGRESS) => {
-                        if let Ok(ep) = self.endpoints.get(sock) {
-                            ep.connecting = true;
-                            ep.plug += plug as usize;
-                        }
-                        Err(Errno::EINPROGRESS)
+                Ok(h) => {
+                    // The plug is in the socketpair whatever the outcome; it
+                    // goes once the connection is decided.
+                    if let Ok(ep) = self.endpoints.get(sock) {
+                        ep.plug += plug as usize;
                     }
-                    other => {
-                        // Decided at once: the plug goes now.
-                        if let Ok(ep) = self.endpoints.get(sock) {
-                            ep.plug += plug as usize;
+                    match self.stack.connect(t, h, addr.into()) {
+                        Err(Errno::EINPROGRESS) => {
+                            if let Ok(ep) = self.endpoints.get(sock) {
+                                ep.connecting = true;
+                            }
+                            Err(Errno::EINPROGRESS)
                         }
-                        self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
-                        other.map(|_| Response::Ok)
+                        other => {
+                            self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
+                            other.map(|_| Response::Ok)
+                        }
                     }
-                },
+                }
             },
             Request::WaitConnect { sock } => match handle_of(&mut self.endpoints, sock) {
                 Err(e) => Err(e),

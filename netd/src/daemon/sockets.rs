@@ -61,9 +61,9 @@ pub struct Endpoint {
     /// The program closed with bytes left unread (its CloseHint, or the
     /// socketpair's ECONNRESET): the last close resets.
     unread_at_close: bool,
-    /// Inode of the program's end, to find its holders in /proc (`ss -p`).
     /// Bytes of libnet's plug still to discard (see `Request::Connect`).
     pub plug: usize,
+    /// Inode of the program's end, to find its holders in /proc (`ss -p`).
     pub app_inode: u64,
     /// uid of the client that created the socket (`ss -e`).
     pub uid: u32,
