@@ -3,13 +3,15 @@
  *   send  send COUNT bytes, print MB/s
  *   recv  read to EOF, print MB/s
  *   rr    COUNT 1-byte round trips, print median and p99 in microseconds
- *   cps   COUNT connect/1-byte exchange/close cycles, print connections per second */
+ *   cps   COUNT connect/1-byte exchange/close cycles, print connections per
+ *         second and the client's context switches per connection */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +40,12 @@ int main(int argc, char **argv) {
             if (recv(s, buf, 1, 0) != 1) { fprintf(stderr, "no reply\n"); return 1; }
             close(s);
         }
-        printf("%.0f\n", count / (now() - t0));
+        double rate = count / (now() - t0);
+        /* The second field: this process's context switches per connection,
+         * the wake-ups each connection costs the client. */
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("%.0f %.2f\n", rate, (double)(ru.ru_nvcsw + ru.ru_nivcsw) / count);
         return 0;
     }
     int s = dial(host, port);
