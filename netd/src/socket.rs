@@ -125,8 +125,17 @@ pub(crate) struct Socket {
     pub ty: SockType,
     /// Bound local address (port 0 = not bound).
     pub local: Option<SocketAddrV4>,
-    /// bind() named the port (it stays bound after a failed connect).
+    /// What getsockname() shows once a disconnect gave the port back:
+    /// Linux clears the bind but not `inet_sport`, so the old port stays
+    /// visible until the next bind, connect or listen.
+    pub stale_name: Option<SocketAddrV4>,
+    /// bind() was called (the port, even one it picked, is not shared with
+    /// connect()'s choices).
     pub bound_explicit: bool,
+    /// bind() named a port (`SOCK_BINDPORT_LOCK`): it stays bound when a
+    /// connection ends or the socket disconnects; a port bind() picked, or
+    /// connect() or listen() took, is given back then.
+    pub port_locked: bool,
     pub opts: SockOpts,
     pub tcp: TcpSock,
     pub udp: Option<UdpSock>,
@@ -143,7 +152,9 @@ impl Socket {
         Socket {
             ty,
             local: None,
+            stale_name: None,
             bound_explicit: false,
+            port_locked: false,
             opts: SockOpts::default(),
             tcp: TcpSock::Idle,
             udp: (ty == SockType::Datagram).then(UdpSock::default),

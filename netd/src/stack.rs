@@ -736,11 +736,12 @@ impl Stack {
                 self.destroy(h);
                 return;
             }
-            // A socket that was never bound explicitly gives its port back.
+            // A port bind() did not name is given back (`tcp_set_state(TCP_CLOSE)`
+            // puts it unless SOCK_BINDPORT_LOCK).
             let release = self
                 .sockets
                 .get(&h)
-                .is_some_and(|s| !s.bound_explicit && s.accept_parent.is_none());
+                .is_some_and(|s| !s.port_locked && s.accept_parent.is_none());
             if release {
                 if let Some(s) = self.sockets.get_mut(&h) {
                     if let Some(port) = s.local.take().map(|a| a.port()) {
@@ -894,14 +895,17 @@ impl Stack {
     }
 
     pub fn bind(&mut self, h: SocketHandle, addr: SocketAddrV4) -> Result<(), Errno> {
+        // `__inet_bind()` checks the address before whether the socket is
+        // bound already.
+        if !addr.ip().is_unspecified() && *addr.ip() != self.addr && !addr.ip().is_loopback() {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
         let s = self.sock(h)?;
         if s.local.is_some() {
             return Err(Errno::EINVAL);
         }
-        if !addr.ip().is_unspecified() && *addr.ip() != self.addr && !addr.ip().is_loopback() {
-            return Err(Errno::EADDRNOTAVAIL);
-        }
         let (ty, reuse) = (s.ty, s.opts().reuseaddr);
+        let addr_port_named = addr.port() != 0;
         let addr = if addr.port() == 0 {
             let port = self
                 .pick_bind_port(h, *addr.ip(), ty)
@@ -916,6 +920,7 @@ impl Stack {
         let s = self.sock_mut(h)?;
         s.local = Some(addr);
         s.bound_explicit = true;
+        s.port_locked = addr_port_named;
         match ty {
             SockType::Stream => self.tcp_ports.entry(addr.port()).or_default().insert(h),
             SockType::Datagram => self.udp_ports.entry(addr.port()).or_default().insert(h),
@@ -1097,10 +1102,18 @@ impl Stack {
             TcpSock::Listen(_) => return Err(Errno::EISCONN),
             TcpSock::Conn(tcb) => match tcb.state {
                 State::SynSent | State::SynRcvd => return Err(Errno::EALREADY),
+                // The attempt is over (`__inet_stream_connect()`'s
+                // sock_error path): its error, or ECONNABORTED once it was
+                // read, and the socket is disconnected, free to connect
+                // again. One that connect() already reported is EISCONN.
                 State::Closed => {
-                    if let Some(e) = tcb.error.take() {
-                        return Err(e);
-                    }
+                    let e = match tcb.error.take() {
+                        Some(e) => e,
+                        None if tcb.connect_reported => return Err(Errno::EISCONN),
+                        None => Errno::ECONNABORTED,
+                    };
+                    self.disconnect(now, h)?;
+                    return Err(e);
                 }
                 _ => {
                     if tcb.connect_reported {
@@ -1196,6 +1209,75 @@ impl Stack {
         Err(Errno::EINPROGRESS)
     }
 
+    /// connect(AF_UNSPEC) (`tcp_disconnect()`, `udp_disconnect()`), also
+    /// the end of a failed connect(): the socket is unconnected again, free
+    /// to bind, listen or connect, and gives back a port it did not bind
+    /// itself. A listener stops listening (its queue is reset); a
+    /// synchronized connection is reset, and the error SO_ERROR then reports
+    /// is returned (ECONNRESET, as Linux leaves in `sk_err`).
+    pub fn disconnect(&mut self, now: Instant, h: SocketHandle) -> Result<Option<Errno>, Errno> {
+        let s = self.sock(h)?;
+        let mut error = None;
+        if s.ty == SockType::Datagram {
+            let s = self.sock_mut(h)?;
+            if let Some(udp) = s.udp.as_mut() {
+                udp.remote = None;
+                udp.error = None;
+            }
+        } else {
+            match &s.tcp {
+                TcpSock::Idle => {}
+                TcpSock::Listen(_) => self.stop_listening(now, h),
+                TcpSock::Conn(_) => {
+                    let mut ctx = ctx!(self, now);
+                    let sockets = &mut self.sockets;
+                    let Some(sock) = sockets.get_mut(&h) else {
+                        return Err(Errno::EBADF);
+                    };
+                    if let Some(tcb) = sock.tcb_mut() {
+                        // tcp_need_reset(): a peer that thinks it is connected hears of it.
+                        if matches!(
+                            tcb.state,
+                            State::Established
+                                | State::CloseWait
+                                | State::FinWait1
+                                | State::FinWait2
+                                | State::SynRcvd
+                        ) {
+                            tcb.send_active_reset(&mut ctx);
+                            error = Some(Errno::ECONNRESET);
+                        } else if tcb.state == State::SynSent {
+                            error = Some(Errno::ECONNRESET);
+                        }
+                        if tcb.state != State::Closed {
+                            tcb.close_counted(ctx.mib);
+                        }
+                    }
+                    let tuple = sock.tcb().map(|t| t.tuple);
+                    sock.stale_name = tuple.map(|t| wildcard(t.local.port()));
+                    sock.tcp = TcpSock::Idle;
+                    if let Some(tuple) = tuple {
+                        if self.established.get(&tuple) == Some(&h) {
+                            self.established.remove(&tuple);
+                        }
+                    }
+                }
+            }
+        }
+        let s = self.sock_mut(h)?;
+        if !s.port_locked {
+            s.bound_explicit = false;
+            if let Some(port) = s.local.take().map(|a| a.port()) {
+                // TCP keeps showing the port (`inet_sport`); UDP clears it.
+                if s.ty == SockType::Stream {
+                    s.stale_name = Some(wildcard(port));
+                }
+                self.unbind_port(port, h);
+            }
+        }
+        Ok(error)
+    }
+
     fn udp_connect(&mut self, h: SocketHandle, remote: SocketAddrV4) -> Result<(), Errno> {
         self.udp_autobind(h)?;
         let s = self.sock_mut(h)?;
@@ -1205,7 +1287,8 @@ impl Stack {
         Ok(())
     }
 
-    fn udp_autobind(&mut self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
+    /// Bind an unbound UDP socket to an ephemeral port (`inet_autobind()`).
+    pub fn udp_autobind(&mut self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
         if let Some(a) = self.sock(h)?.local {
             return Ok(a);
         }
@@ -1430,8 +1513,12 @@ impl Stack {
             };
         }
         if let TcpSock::Listen(_) = s.tcp {
-            // Linux stops listening and resets what was queued; accept() then says EINVAL.
-            self.stop_listening(now, h);
+            // inet_shutdown(): SHUT_WR does nothing to a listener; a shut read
+            // side stops it listening and resets what was queued (accept()
+            // then says EINVAL).
+            if how != Shutdown::Write {
+                self.stop_listening(now, h);
+            }
             return Ok(());
         }
         let mut ctx = ctx!(self, now);
@@ -1744,11 +1831,19 @@ impl Stack {
         Ok(PollEvents(m))
     }
 
+    /// Whether `h` is a TCP socket (false for UDP and for no socket).
+    pub fn is_stream(&self, h: SocketHandle) -> bool {
+        self.sockets
+            .get(&h)
+            .is_some_and(|s| s.ty == SockType::Stream)
+    }
+
     pub fn local_addr(&self, h: SocketHandle) -> Result<SocketAddrV4, Errno> {
         let s = self.sock(h)?;
         Ok(s.tcb()
             .map(|t| t.tuple.local)
             .or(s.local)
+            .or(s.stale_name)
             .unwrap_or(wildcard(0)))
     }
 

@@ -438,3 +438,121 @@ fn wakeups_name_each_touched_socket_once() {
     sim.stack(B).take_wakeups(&mut woken);
     assert!(woken.is_empty(), "taken once");
 }
+
+#[test]
+fn bind_checks_the_address_before_whether_the_socket_is_bound() {
+    let mut sim = ideal();
+    let st = sim.stack(B);
+    let s = st.socket(SockType::Stream).unwrap();
+    st.bind(s, addr_b(9000)).unwrap();
+    assert_eq!(
+        st.bind(s, SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 9001)),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    assert_eq!(st.bind(s, addr_b(9001)), Err(Errno::EINVAL));
+}
+
+#[test]
+fn disconnect_resets_an_established_connection_and_the_socket_connects_again() {
+    let mut sim = ideal();
+    let (c, _, srv) = establish(&mut sim);
+    let port = sim.stack(A).local_addr(c).unwrap().port();
+    let now = sim.now();
+    // connect(AF_UNSPEC): an RST to the peer, ECONNRESET left for SO_ERROR.
+    assert_eq!(sim.stack(A).disconnect(now, c), Ok(Some(Errno::ECONNRESET)));
+    sim.run_for(ms(5));
+    assert!(sim.flags().last().is_some_and(|f| f.starts_with("RST")));
+    assert_eq!(recv_now(&mut sim, B, srv), Err(Errno::ECONNRESET));
+    let st = sim.stack(A);
+    assert_eq!(st.peer_addr(c), Err(Errno::ENOTCONN));
+    // The port it took is given back, but getsockname() still shows it,
+    // as Linux keeps inet_sport.
+    assert_eq!(
+        st.local_addr(c),
+        Ok(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+    );
+    let _l = listen(&mut sim, B, PORT + 1, 16);
+    let now = sim.now();
+    assert_eq!(
+        sim.stack(A).connect(now, c, addr_b(PORT + 1)),
+        Err(Errno::EINPROGRESS)
+    );
+    sim.run_for(ms(5));
+    assert_eq!(state(&sim, A, c), State::Established);
+}
+
+#[test]
+fn a_refused_connect_leaves_a_socket_that_may_listen() {
+    let mut sim = ideal();
+    let c = connect(&mut sim, A, addr_b(9));
+    sim.run_for(ms(5));
+    let now = sim.now();
+    let st = sim.stack(A);
+    assert_eq!(st.connect(now, c, addr_b(9)), Err(Errno::ECONNREFUSED));
+    assert_eq!(st.listen(now, c, 16), Ok(()));
+}
+
+#[test]
+fn connect_after_the_attempts_error_was_read_is_econnaborted_once() {
+    let mut sim = ideal();
+    let c = connect(&mut sim, A, addr_b(9));
+    sim.run_for(ms(5));
+    let now = sim.now();
+    let st = sim.stack(A);
+    assert_eq!(
+        st.getsockopt(c, SockOptName::Error),
+        Ok(SockOptValue::Int(Errno::ECONNREFUSED.code()))
+    );
+    assert_eq!(st.connect(now, c, addr_b(9)), Err(Errno::ECONNABORTED));
+    // Disconnected by that call: the next one starts a new attempt.
+    assert_eq!(st.connect(now, c, addr_b(9)), Err(Errno::EINPROGRESS));
+}
+
+#[test]
+fn disconnect_stops_a_listener_and_gives_back_a_port_bind_did_not_name() {
+    let mut sim = ideal();
+    let now = sim.now();
+    let st = sim.stack(B);
+    let l = st.socket(SockType::Stream).unwrap();
+    st.bind(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    let port = st.local_addr(l).unwrap().port();
+    st.listen(now, l, 16).unwrap();
+    assert_eq!(st.disconnect(now, l), Ok(None));
+    assert_eq!(st.accept(l), Err(Errno::EINVAL));
+    // bind(port 0) takes no SOCK_BINDPORT_LOCK: another socket may have the port.
+    let other = st.socket(SockType::Stream).unwrap();
+    assert_eq!(st.bind(other, addr_b(port)), Ok(()));
+}
+
+#[test]
+fn shut_wr_on_a_listener_leaves_it_listening() {
+    let mut sim = ideal();
+    let l = listen(&mut sim, B, PORT, 16);
+    let now = sim.now();
+    sim.stack(B).shutdown(now, l, Shutdown::Write).unwrap();
+    let _c = connect(&mut sim, A, addr_b(PORT));
+    sim.run_for(ms(5));
+    assert!(sim.stack(B).accept(l).is_ok());
+}
+
+#[test]
+fn udp_disconnect_forgets_the_peer_and_an_autobound_port() {
+    let mut sim = ideal();
+    let now = sim.now();
+    let st = sim.stack(A);
+    let u = st.socket(SockType::Datagram).unwrap();
+    st.connect(now, u, addr_b(7)).unwrap();
+    assert_ne!(st.local_addr(u).unwrap().port(), 0);
+    assert_eq!(st.disconnect(now, u), Ok(None));
+    assert_eq!(st.peer_addr(u), Err(Errno::ENOTCONN));
+    assert_eq!(
+        st.local_addr(u),
+        Ok(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+    );
+    // A port bind() named stays.
+    st.bind(u, addr_a(9100)).unwrap();
+    st.connect(now, u, addr_b(7)).unwrap();
+    st.disconnect(now, u).unwrap();
+    assert_eq!(st.local_addr(u).unwrap().port(), 9100);
+}
