@@ -24,7 +24,7 @@ use netd::proto::{
 };
 use netd::socket::{SockOpt, SockOptName, SockOptValue};
 use std::collections::HashMap;
-use std::os::fd::{IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::sync::Mutex;
 
 /// What libnet knows about one of its descriptors. Keyed by the socketpair
@@ -36,6 +36,12 @@ struct Entry {
     /// connect() was called or the socket came from accept().
     connected: bool,
     listening: bool,
+    /// shutdown(SHUT_RD) on a socket that was not connected (or on UDP):
+    /// Linux says ENOTCONN but records it in `sk_shutdown`, and a recv()
+    /// that finds nothing queued then returns 0, even after a later connect.
+    rcv_shut: bool,
+    /// The same for SHUT_WR: send() then fails with EPIPE.
+    snd_shut: bool,
 }
 
 static TABLE: Mutex<Option<Table>> = Mutex::new(None);
@@ -263,6 +269,8 @@ pub extern "C" fn net_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int
         stream,
         connected: false,
         listening: false,
+        rcv_shut: false,
+        snd_shut: false,
     };
     match register(raw, entry) {
         Ok(()) => raw,
@@ -311,6 +319,19 @@ pub extern "C" fn net_listen(fd: c_int, backlog: c_int) -> c_int {
 pub unsafe extern "C" fn net_connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     ret((|| {
         let e = lookup(fd)?;
+        // AF_UNSPEC dissolves the association (`inet_dgram_connect()`,
+        // `__inet_stream_connect()`): a TCP connection is reset, a listener
+        // stops listening, a UDP socket forgets its peer.
+        if addr.is_null() {
+            return Err(libc::EFAULT);
+        }
+        if (len as usize) < std::mem::size_of::<libc::sa_family_t>() {
+            return Err(libc::EINVAL);
+        }
+        let family = std::ptr::read_unaligned(addr as *const libc::sa_family_t);
+        if c_int::from(family) == libc::AF_UNSPEC {
+            return disconnect(fd, e);
+        }
         let addr = read_addr(addr, len)?;
         let plug = if e.stream && !e.connected && is_nonblocking(fd) {
             plug(fd)
@@ -336,13 +357,94 @@ pub unsafe extern "C" fn net_connect(fd: c_int, addr: *const sockaddr, len: sock
                 let mut conn = control::Conn::open()?;
                 match conn.call(&Request::WaitConnect { sock: e.sock })? {
                     (Response::Ok, _) => Ok(()),
-                    (Response::Error { errno, .. }, _) => Err(errno),
+                    (Response::Error { errno, .. }, _) => {
+                        // The attempt is over and the stack disconnected the
+                        // socket: so does its descriptor.
+                        disconnect(fd, e)?;
+                        Err(errno)
+                    }
                     _ => Err(libc::EPROTO),
                 }
+            }
+            // A connect() after an attempt that ended reports its outcome and
+            // leaves the socket unconnected (see Stack::connect).
+            Err(err)
+                if e.stream
+                    && e.connected
+                    && !matches!(err, libc::EALREADY | libc::EISCONN | libc::EINPROGRESS) =>
+            {
+                disconnect(fd, e)?;
+                Err(err)
             }
             Err(err) => Err(err),
         }
     })())
+}
+
+/// Put the socket back to unconnected (`Request::Disconnect`): netd resets
+/// its side and hands over a fresh socketpair end, which takes the place of
+/// the old descriptor under the same number, with the same status flags,
+/// close-on-exec flag and timeouts.
+fn disconnect(fd: c_int, e: Entry) -> Result<(), c_int> {
+    let (resp, newfd) = control::request(&Request::Disconnect { sock: e.sock })?;
+    match resp {
+        Response::Ok => {}
+        Response::Error { errno, .. } => return Err(errno),
+        _ => return Err(libc::EPROTO),
+    }
+    let newfd = newfd.ok_or(libc::EPROTO)?;
+    // SAFETY: plain descriptor calls on fds we own; the timeval buffers are
+    // local and sized for SO_RCVTIMEO/SO_SNDTIMEO.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        let cloexec = libc::fcntl(fd, libc::F_GETFD) & libc::FD_CLOEXEC != 0;
+        let mut timeouts = [(libc::SO_RCVTIMEO, std::mem::zeroed::<libc::timeval>()); 2];
+        timeouts[1].0 = libc::SO_SNDTIMEO;
+        for (name, tv) in timeouts.iter_mut() {
+            let mut l = std::mem::size_of::<libc::timeval>() as socklen_t;
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                *name,
+                tv as *mut _ as *mut c_void,
+                &mut l,
+            );
+        }
+        let raw = newfd.as_raw_fd();
+        let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
+        if libc::dup3(raw, fd, flags) < 0 {
+            return Err(*libc::__errno_location());
+        }
+        if fl >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, fl);
+        }
+        for (name, tv) in &timeouts {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                *name,
+                tv as *const _ as *const c_void,
+                std::mem::size_of::<libc::timeval>() as socklen_t,
+            );
+        }
+    }
+    drop(newfd);
+    // The entry moves to the new inode (the old socketpair is gone).
+    let mut t = TABLE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = t.as_mut() {
+        t.map.retain(|_, v| v.sock != e.sock);
+    }
+    drop(t);
+    register(
+        fd,
+        Entry {
+            connected: false,
+            listening: false,
+            rcv_shut: false,
+            snd_shut: false,
+            ..e
+        },
+    )
 }
 
 /// A kernel socket is not writable while a non-blocking connect runs, and
@@ -402,6 +504,10 @@ pub unsafe extern "C" fn net_accept4(
         Ok(v) => v,
         Err(err) => return fail(err),
     };
+    // inet_dgram_ops has no accept (sock_no_accept); a TCP socket must listen.
+    if !e.stream {
+        return fail(libc::EOPNOTSUPP);
+    }
     if !e.listening {
         return fail(libc::EINVAL);
     }
@@ -473,6 +579,8 @@ pub unsafe extern "C" fn net_accept4(
             stream: true,
             connected: true,
             listening: false,
+            rcv_shut: false,
+            snd_shut: false,
         },
     );
     write_addr(rec.peer.into(), addr, len);
@@ -488,18 +596,19 @@ pub unsafe extern "C" fn net_accept(fd: c_int, addr: *mut sockaddr, len: *mut so
     net_accept4(fd, addr, len, 0)
 }
 
-/// EPIPE as Linux reports it: ECONNRESET first if the peer reset, and
-/// SIGPIPE to the calling thread unless MSG_NOSIGNAL.
+/// EPIPE as Linux reports it (`sk_stream_error()`): a pending error first
+/// (ECONNRESET, ECONNREFUSED, ETIMEDOUT...), and SIGPIPE to the calling
+/// thread for EPIPE itself unless MSG_NOSIGNAL.
 fn broken_pipe(e: &Entry, flags: c_int) -> ssize_t {
-    let pending = take_error(e.sock);
-    if pending == libc::ECONNRESET || pending == libc::ETIMEDOUT {
-        return fail(pending);
-    }
-    if flags & libc::MSG_NOSIGNAL == 0 {
+    let err = match take_error(e.sock) {
+        0 => libc::EPIPE,
+        pending => pending,
+    };
+    if err == libc::EPIPE && flags & libc::MSG_NOSIGNAL == 0 {
         // SAFETY: signalling our own thread.
         unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGPIPE) };
     }
-    fail(libc::EPIPE)
+    fail(err)
 }
 
 /// `send(2)`.
@@ -519,12 +628,19 @@ pub unsafe extern "C" fn net_send(
     };
     if !e.stream {
         if !e.connected {
+            // Linux binds the socket to a port before it finds there is
+            // no destination (`inet_send_prepare()`, then `udp_sendmsg()`).
+            let _ = simple(Request::Autobind { sock: e.sock });
             return fail(libc::EDESTADDRREQ);
+        }
+        // sock_alloc_send_pskb(): no datagram leaves a shut write side.
+        if e.snd_shut {
+            return fail(libc::EPIPE);
         }
         // All zero: "the connected peer" (proto::DGRAM_HEADER).
         return send_dgram(fd, buf, len, flags, WireAddr::UNSPECIFIED);
     }
-    if !e.connected {
+    if !e.connected || e.snd_shut {
         return broken_pipe(&e, flags);
     }
     let n = libc::send(fd, buf, len, flags | libc::MSG_NOSIGNAL);
@@ -608,6 +724,9 @@ pub unsafe extern "C" fn net_sendto(
     if e.stream || addr.is_null() {
         return net_send(fd, buf, len, flags);
     }
+    if e.snd_shut {
+        return fail(libc::EPIPE);
+    }
     match read_addr(addr, alen) {
         Ok(to) => send_dgram(fd, buf, len, flags, to),
         Err(err) => fail(err),
@@ -633,9 +752,33 @@ pub unsafe extern "C" fn net_recvfrom(
     };
     if e.stream {
         if !e.connected {
-            return fail(libc::ENOTCONN);
+            // tcp_recvmsg(): a listener is ENOTCONN; otherwise a pending
+            // error (a disconnect's ECONNRESET), then a shut read side's end
+            // of file, come before "not connected".
+            if e.listening {
+                return fail(libc::ENOTCONN);
+            }
+            return match take_error(e.sock) {
+                0 if e.rcv_shut => 0,
+                0 => fail(libc::ENOTCONN),
+                pending => fail(pending),
+            };
         }
-        let n = libc::recv(fd, buf, len, flags);
+        // A read side shut before the socket connected: what is queued,
+        // else end of file, never a wait.
+        let mut n = libc::recv(
+            fd,
+            buf,
+            len,
+            if e.rcv_shut {
+                flags | libc::MSG_DONTWAIT
+            } else {
+                flags
+            },
+        );
+        if e.rcv_shut && n < 0 && *libc::__errno_location() == libc::EAGAIN {
+            n = 0;
+        }
         if n == 0 && len > 0 {
             let pending = take_error(e.sock);
             if pending != 0 {
@@ -661,8 +804,19 @@ pub unsafe extern "C" fn net_recvfrom(
     let mut msg: libc::msghdr = std::mem::zeroed();
     msg.msg_iov = iov.as_mut_ptr();
     msg.msg_iovlen = 2;
-    let n = libc::recvmsg(fd, &mut msg, flags & !libc::MSG_TRUNC);
+    // With the read side shut, a wait for a datagram ends at once with 0
+    // (`__skb_wait_for_more_packets()`); a non-blocking call still says EAGAIN.
+    let wait = flags & libc::MSG_DONTWAIT == 0 && !is_nonblocking(fd);
+    let rflags = if e.rcv_shut && wait {
+        flags | libc::MSG_DONTWAIT
+    } else {
+        flags
+    };
+    let n = libc::recvmsg(fd, &mut msg, rflags & !libc::MSG_TRUNC);
     if n < 0 {
+        if e.rcv_shut && wait && *libc::__errno_location() == libc::EAGAIN {
+            return 0;
+        }
         return -1;
     }
     let n = n as usize;
@@ -707,7 +861,28 @@ pub extern "C" fn net_shutdown(fd: c_int, how: c_int) -> c_int {
         if !(0..=2).contains(&how) {
             return Err(libc::EINVAL);
         }
-        if e.stream && !e.connected && !e.listening {
+        // inet_shutdown(): a listener ignores SHUT_WR and stops listening
+        // on SHUT_RD/SHUT_RDWR (a disconnect, queued connections reset).
+        if e.listening {
+            return if how == libc::SHUT_WR {
+                Ok(())
+            } else {
+                disconnect(fd, e)
+            };
+        }
+        // inet_shutdown() records the shut directions even where it then
+        // says ENOTCONN (an unconnected socket). For TCP that is the
+        // answer; a UDP socket asks netd whether it is connected.
+        let record = |fd| {
+            update(fd, |e| {
+                e.rcv_shut |= how != libc::SHUT_WR;
+                e.snd_shut |= how != libc::SHUT_RD;
+            })
+        };
+        if !e.stream || !e.connected {
+            record(fd);
+        }
+        if e.stream && !e.connected {
             return Err(libc::ENOTCONN);
         }
         simple(Request::Shutdown {
@@ -779,17 +954,27 @@ pub unsafe extern "C" fn net_setsockopt(
 ) -> c_int {
     ret((|| {
         let e = lookup(fd)?;
-        let opt = match (level, name) {
-            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) | (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => {
-                if (len as usize) < std::mem::size_of::<libc::timeval>() {
-                    return Err(libc::EINVAL);
-                }
+        match opt_level(level, e.stream) {
+            // SO_RCVTIMEO/SO_SNDTIMEO time the descriptor's own waits.
+            OptLevel::Socket if name == libc::SO_RCVTIMEO || name == libc::SO_SNDTIMEO => {
                 return if libc::setsockopt(fd, level, name, val, len) == 0 {
                     Ok(())
                 } else {
                     Err(*libc::__errno_location())
                 };
             }
+            // sk_setsockopt(), do_tcp_setsockopt() and udp_lib_setsockopt()
+            // refuse a short option before looking at its name.
+            OptLevel::Socket | OptLevel::Proto => {
+                if (len as usize) < std::mem::size_of::<c_int>() {
+                    return Err(libc::EINVAL);
+                }
+            }
+            // ip_setsockopt(): no IP-level option is implemented, and any
+            // other level is not IP's (ENOPROTOOPT either way).
+            OptLevel::Ip | OptLevel::Other => return Err(libc::ENOPROTOOPT),
+        }
+        let opt = match (level, name) {
             (libc::SOL_SOCKET, libc::SO_REUSEADDR) => SockOpt::ReuseAddr(int_opt(val, len)? != 0),
             (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => SockOpt::KeepAlive(int_opt(val, len)? != 0),
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => SockOpt::RcvBuf(int_opt(val, len)?),
@@ -811,11 +996,30 @@ pub unsafe extern "C" fn net_setsockopt(
             (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => SockOpt::UserTimeout(int_opt(val, len)?),
             _ => return Err(libc::ENOPROTOOPT),
         };
-        if matches!(level, libc::IPPROTO_TCP) && !e.stream {
-            return Err(libc::ENOPROTOOPT);
-        }
         simple(Request::SetOpt { sock: e.sock, opt }).map(|_| ())
     })())
+}
+
+/// Which of Linux's handlers a socket option call reaches.
+enum OptLevel {
+    /// SOL_SOCKET: `sk_setsockopt()` / `sk_getsockopt()`.
+    Socket,
+    /// The socket's own protocol (IPPROTO_TCP on TCP, IPPROTO_UDP on UDP).
+    Proto,
+    /// SOL_IP: `ip_setsockopt()` / `ip_getsockopt()`.
+    Ip,
+    /// Anything else, which the protocol passes on to IP, which refuses it.
+    Other,
+}
+
+fn opt_level(level: c_int, stream: bool) -> OptLevel {
+    match level {
+        libc::SOL_SOCKET => OptLevel::Socket,
+        libc::IPPROTO_TCP if stream => OptLevel::Proto,
+        libc::IPPROTO_UDP if !stream => OptLevel::Proto,
+        libc::SOL_IP => OptLevel::Ip,
+        _ => OptLevel::Other,
+    }
 }
 
 /// `getsockopt(2)`: writes min(*len, size) bytes and sets *len, as Linux.
@@ -834,6 +1038,17 @@ pub unsafe extern "C" fn net_getsockopt(
         let e = lookup(fd)?;
         if val.is_null() || len.is_null() {
             return Err(libc::EFAULT);
+        }
+        match opt_level(level, e.stream) {
+            OptLevel::Socket | OptLevel::Proto => {}
+            // do_ip_getsockopt(): no IP-level option is implemented...
+            OptLevel::Ip => return Err(libc::ENOPROTOOPT),
+            // ...and it refuses other levels with EOPNOTSUPP (unlike
+            // ip_setsockopt's ENOPROTOOPT).
+            OptLevel::Other => return Err(libc::EOPNOTSUPP),
+        }
+        if (*len as c_int) < 0 {
+            return Err(libc::EINVAL);
         }
         let opt = match (level, name) {
             (libc::SOL_SOCKET, libc::SO_RCVTIMEO) | (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => {
@@ -980,6 +1195,8 @@ mod tests {
             stream: true,
             connected: true,
             listening: false,
+            rcv_shut: false,
+            snd_shut: false,
         };
         let mut table = super::Table::default();
         let mut kept = Vec::new();

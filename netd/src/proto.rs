@@ -6,7 +6,7 @@ use crate::socket::{SockOpt, SockOptName, SockOptValue};
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// Where netd listens unless told otherwise (`--control`, `NETD_SOCKET`).
 pub const DEFAULT_CONTROL_PATH: &str = "/run/netd/netd.sock";
@@ -91,6 +91,19 @@ pub enum Request {
     },
     /// The pending socket error (reported once), 0 if none.
     TakeError {
+        sock: SockRef,
+    },
+    /// connect(AF_UNSPEC), or the end of a failed connect(): the socket is
+    /// unconnected again. The reply carries a fresh socketpair end for the
+    /// program to put in place of its descriptor (`dup3`), so nothing of the
+    /// old connection survives in either direction, as Linux purges both
+    /// queues.
+    Disconnect {
+        sock: SockRef,
+    },
+    /// A send on an unconnected UDP socket fails with EDESTADDRREQ, but
+    /// Linux binds the socket to a port first (`inet_send_prepare()`).
+    Autobind {
         sock: SockRef,
     },
 }

@@ -716,6 +716,15 @@ impl Daemon {
                 };
                 // SHUT_WR itself arrives in band, after the data, as EOF on the socketpair;
                 // here only the checks and the read side.
+                // UDP: connected or ENOTCONN, nothing more to do here.
+                if !self.stack.is_stream(h) {
+                    return self.stack.shutdown(t, h, how).map(|_| Response::Ok);
+                }
+                if how != Shutdown::Read {
+                    if let Ok(ep) = self.endpoints.get(sock) {
+                        ep.app_shut_wr = true;
+                    }
+                }
                 match self.stack.tcp_state(h) {
                     Some(State::Closed) | None => Err(Errno::ENOTCONN),
                     Some(State::Listen) => self.stack.shutdown(t, h, how).map(|_| Response::Ok),
@@ -753,6 +762,18 @@ impl Daemon {
             Request::PeerAddr { sock } => handle_of(&mut self.endpoints, sock)
                 .and_then(|h| self.stack.peer_addr(h))
                 .map(|a| Response::Addr(a.into())),
+            Request::Disconnect { sock } => {
+                let r = handle_of(&mut self.endpoints, sock)
+                    .and_then(|h| self.stack.disconnect(t, h))
+                    .and_then(|error| self.endpoints.renew(sock, error, &self.epoll));
+                return match r {
+                    Ok(fd) => Reply::WithFd(Response::Ok, fd),
+                    Err(e) => Reply::Now(err(e)),
+                };
+            }
+            Request::Autobind { sock } => handle_of(&mut self.endpoints, sock)
+                .and_then(|h| self.stack.udp_autobind(h))
+                .map(|_| Response::Ok),
             Request::TakeError { sock } => match self.endpoints.get(sock) {
                 Err(e) => Err(e),
                 Ok(ep) => {

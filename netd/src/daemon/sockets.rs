@@ -70,6 +70,12 @@ pub struct Endpoint {
     /// netd shut both directions (reset, failed connect): its own HUP follows,
     /// so the fd leaves epoll and the program's CloseHint releases the socket.
     dead: bool,
+    /// The program shut its write side (`Request::Shutdown`). Once netd has
+    /// shut its own side too, the socketpair reports HUP exactly as if the
+    /// program had closed it: see `on_event`.
+    pub app_shut_wr: bool,
+    /// The program announced it is closing a descriptor (CloseHint).
+    close_hinted: bool,
     interest: EpollFlags,
 }
 
@@ -122,6 +128,54 @@ impl Endpoints {
 
     pub fn is_empty(&self) -> bool {
         self.eps.is_empty()
+    }
+
+    /// A new socketpair for an endpoint whose socket was disconnected
+    /// (`Request::Disconnect`): the old one closes, with whatever either
+    /// side had left in it, and the endpoint starts afresh around the same
+    /// stack socket, `error` waiting for SO_ERROR. Returns the program's end.
+    pub fn renew(
+        &mut self,
+        r: SockRef,
+        error: Option<Errno>,
+        epoll: &Epoll,
+    ) -> Result<OwnedFd, Errno> {
+        let ep = self.get(r)?;
+        let ty = if ep.stream {
+            sk::SockType::Stream
+        } else {
+            sk::SockType::Datagram
+        };
+        let (ours, theirs) = sk::socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
+            .map_err(errno_of)?;
+        let interest = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP;
+        epoll
+            .add(
+                ours.as_fd(),
+                EpollEvent::new(interest, EP_BASE + u64::from(r.id)),
+            )
+            .map_err(errno_of)?;
+        // Closing the old end takes it out of the epoll set.
+        ep.fd = ours;
+        ep.interest = interest;
+        ep.app_inode = nix::sys::stat::fstat(&theirs)
+            .map(|st| st.st_ino)
+            .unwrap_or(0);
+        ep.pushed = 0;
+        ep.push_blocked = false;
+        ep.readable = false;
+        ep.orphan = false;
+        ep.out_blocked = false;
+        ep.eof_sent = false;
+        ep.app_eof = false;
+        ep.error = error;
+        ep.connecting = false;
+        ep.unread_at_close = false;
+        ep.plug = 0;
+        ep.dead = false;
+        ep.app_shut_wr = false;
+        ep.close_hinted = false;
+        Ok(theirs)
     }
 
     /// Wrap stack socket `handle` in a socketpair; returns the program's end.
@@ -177,6 +231,8 @@ impl Endpoints {
                 app_inode,
                 uid,
                 dead: false,
+                app_shut_wr: false,
+                close_hinted: false,
                 interest,
             },
         );
@@ -246,6 +302,7 @@ impl Endpoints {
     ) -> Result<(), Errno> {
         let ep = self.get(r)?;
         ep.unread_at_close = unread;
+        ep.close_hinted = true;
         if ep.dead {
             self.release(r.id, stack, now);
         }
@@ -405,6 +462,19 @@ impl Endpoints {
             let _ = epoll.delete(ep.fd.as_fd());
             return;
         }
+        // Both sides had shut their write directions (the program with
+        // shutdown(), netd after the peer's FIN or SHUT_RD): that HUP may be
+        // a program still holding its descriptor, as a Linux socket lives
+        // on after shutdown(SHUT_RDWR). Unless it announced a close or left
+        // bytes unread (only a close does), the endpoint waits like a dead
+        // one, out of epoll, for its CloseHint or for the reaper to find
+        // the descriptor gone.
+        if ep.app_shut_wr && ep.eof_sent && !ep.close_hinted && !ep.unread_at_close {
+            ep.dead = true;
+            ep.interest = EpollFlags::empty();
+            let _ = epoll.delete(ep.fd.as_fd());
+            return;
+        }
         self.release(id, stack, now);
     }
 
@@ -525,8 +595,10 @@ impl Endpoint {
                 // writable once the plug is gone (POLLOUT, as Linux reports
                 // a failed connect).
                 Some(State::Closed) => {
-                    self.unplug(&mut buf[..CHUNK]);
+                    // Shut first: a program woken by the plug's going
+                    // must already find EOF, not EAGAIN.
                     self.kill();
+                    self.unplug(&mut buf[..CHUNK]);
                     return;
                 }
                 _ => self.connecting = false,
