@@ -1,0 +1,325 @@
+/* errno_diff: the same random sequences of socket calls on a kernel socket
+ * and on a libnet socket, side by side; every return value and errno must
+ * match, as the issue asks ("the errno values Linux would give").
+ *
+ * usage: errno_diff SEED CASES PORT_BASE
+ *
+ * Each stack has a peer across netd's TUN device: kernel sockets talk to
+ * netd's address, libnet sockets to the kernel's. Both peers have a TCP
+ * listener and a bound UDP socket on port L (PORT_BASE), and nothing on
+ * port C (PORT_BASE + 1). Each case uses two sockets and ports of its own,
+ * so one case's TIME-WAIT cannot touch the next. A mismatch prints the case
+ * and the call; the exit status is the number of mismatches (capped).
+ * Run inside the test's own network namespace only. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "libnet.h"
+
+#define KERNEL_ADDR "10.77.0.1"
+#define NETD_ADDR "10.77.0.2"
+#define FOREIGN_ADDR "10.77.0.99"
+
+/* One stack's calls, so one sequence can run on both. */
+struct api {
+    const char *name;
+    const char *own, *peer;
+    int (*socket)(int, int, int);
+    int (*bind)(int, const struct sockaddr *, socklen_t);
+    int (*listen)(int, int);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*recv)(int, void *, size_t, int);
+    int (*shutdown)(int, int);
+    int (*close)(int);
+    int (*setsockopt)(int, int, int, const void *, socklen_t);
+    int (*getsockopt)(int, int, int, void *, socklen_t *);
+    int (*getsockname)(int, struct sockaddr *, socklen_t *);
+    int (*getpeername)(int, struct sockaddr *, socklen_t *);
+    int (*fcntl)(int, int, long);
+};
+
+static int k_fcntl(int fd, int cmd, long arg) { return fcntl(fd, cmd, arg); }
+
+static const struct api kernel = {
+    "kernel", KERNEL_ADDR, NETD_ADDR, socket, bind, listen, connect, accept4, send, recv,
+    shutdown, close, setsockopt, getsockopt, getsockname, getpeername, k_fcntl,
+};
+static const struct api libnet = {
+    "libnet", NETD_ADDR, KERNEL_ADDR, net_socket, net_bind, net_listen, net_connect,
+    net_accept4, net_send, net_recv, net_shutdown, net_close, net_setsockopt,
+    net_getsockopt, net_getsockname, net_getpeername, net_fcntl,
+};
+
+static uint64_t rng;
+static char current[2048];
+
+/* A call that hangs is a mismatch too: say which, then stop. */
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "HANG in ";
+    ssize_t w = write(1, msg, sizeof msg - 1);
+    w += write(1, current, strlen(current));
+    w += write(1, "\n", 1);
+    (void)w;
+    _exit(98);
+}
+static unsigned rnd(unsigned n) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng % n);
+}
+
+static struct sockaddr_in sin_of(const char *ip, int port) {
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+
+/* A call's outcome: the return value (or a value it produced) and errno. */
+struct outcome {
+    long ret;
+    int err;
+};
+
+enum { BIND, LISTEN, CONNECT, SHUTDOWN, SETOPT, GETOPT, SOCKNAME, PEERNAME, SEND, RECV,
+       ACCEPT, NONBLOCK, NOPS };
+
+/* One call, described by its random choices. */
+struct call {
+    int op, sock, a, b, c;
+};
+
+static const int opts[][2] = {
+    { SOL_SOCKET, SO_REUSEADDR }, { SOL_SOCKET, SO_KEEPALIVE }, { SOL_SOCKET, SO_TYPE },
+    { SOL_SOCKET, SO_ERROR }, { SOL_SOCKET, SO_ACCEPTCONN }, { IPPROTO_TCP, TCP_NODELAY },
+    { SOL_SOCKET, SO_LINGER }, { IPPROTO_TCP, TCP_KEEPIDLE }, { IPPROTO_TCP, TCP_KEEPCNT },
+    { IPPROTO_TCP, TCP_SYNCNT }, { SOL_SOCKET, 9999 }, { 9999, 1 },
+};
+#define NOPTS (int)(sizeof opts / sizeof opts[0])
+
+static void describe(const struct call *c, char *out, size_t n) {
+    static const char *names[] = { "bind", "listen", "connect", "shutdown", "setsockopt",
+        "getsockopt", "getsockname", "getpeername", "send", "recv", "accept", "O_NONBLOCK" };
+    snprintf(out, n, "%s(sock %d, %d, %d, %d)", names[c->op], c->sock, c->a, c->b, c->c);
+}
+
+static struct outcome run(const struct api *s, int *fds, const struct call *c, int ports) {
+    int fd = fds[c->sock];
+    struct outcome o = { 0, 0 };
+    errno = 0;
+    switch (c->op) {
+    case BIND: {
+        /* a: address (any, own, the peer's, foreign); b: port (0, a case port, another). */
+        const char *ip[] = { "0.0.0.0", s->own, s->peer, FOREIGN_ADDR };
+        int port[] = { 0, ports, ports + 1 };
+        struct sockaddr_in a = sin_of(ip[c->a % 4], port[c->b % 3]);
+        socklen_t len = c->c % 5 == 0 ? 4 : sizeof a; /* sometimes too short */
+        o.ret = s->bind(fd, (struct sockaddr *)&a, len);
+        break;
+    }
+    case LISTEN: {
+        int backlog[] = { 0, 1, 16, -1 };
+        o.ret = s->listen(fd, backlog[c->a % 4]);
+        break;
+    }
+    case CONNECT: {
+        /* a: the peer's listener, its closed port (TCP only: a UDP
+         * datagram there would bring back an ICMP error at a moment of
+         * its own), or AF_UNSPEC. Nothing ever connects to a case socket,
+         * so no data or close can arrive at a time of its own. */
+        int target = c->a % 3;
+        struct sockaddr_in a;
+        int type = 0;
+        socklen_t tl = sizeof type;
+        s->getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+        if (target == 1 && type == SOCK_DGRAM) target = 0;
+        if (target == 0) a = sin_of(s->peer, c->b);
+        else if (target == 1) a = sin_of(s->peer, c->c);
+        else { memset(&a, 0, sizeof a); a.sin_family = AF_UNSPEC; }
+        errno = 0;
+        o.ret = s->connect(fd, (struct sockaddr *)&a, sizeof a);
+        o.err = o.ret < 0 ? errno : 0;
+        if (o.err == EINPROGRESS) {
+            /* Wait for the outcome, so what follows does not race it. */
+            struct pollfd p = { fd, POLLOUT, 0 };
+            poll(&p, 1, 5000);
+        }
+        return o;
+    }
+    case SHUTDOWN: {
+        int how[] = { SHUT_RD, SHUT_WR, SHUT_RDWR, 7 };
+        o.ret = s->shutdown(fd, how[c->a % 4]);
+        break;
+    }
+    case SETOPT: {
+        int v[] = { 0, 1, 5, -1 };
+        int val = v[c->b % 4];
+        const int *opt = opts[c->a % NOPTS];
+        if (opt[1] == SO_LINGER) {
+            struct linger l = { val != 0, 1 };
+            o.ret = s->setsockopt(fd, opt[0], opt[1], &l, c->c % 4 ? sizeof l : 2);
+        } else {
+            o.ret = s->setsockopt(fd, opt[0], opt[1], &val, c->c % 4 ? sizeof val : 2);
+        }
+        break;
+    }
+    case GETOPT: {
+        const int *opt = opts[c->a % NOPTS];
+        int val[2] = { -7, -7 };
+        socklen_t len = opt[1] == SO_LINGER ? sizeof(struct linger) : sizeof(int);
+        o.ret = s->getsockopt(fd, opt[0], opt[1], val, &len);
+        /* Values that do not depend on timing or buffer sizing are compared. */
+        if (o.ret == 0) o.ret = 1000 + val[0] * 10 + (opt[1] == SO_LINGER ? val[1] : 0);
+        break;
+    }
+    case SOCKNAME:
+    case PEERNAME: {
+        struct sockaddr_in a;
+        socklen_t len = sizeof a;
+        o.ret = (c->op == SOCKNAME ? s->getsockname : s->getpeername)(fd, (struct sockaddr *)&a, &len);
+        /* Whether a port was chosen, not which. */
+        if (o.ret == 0) o.ret = a.sin_port != 0 ? 100 : 10;
+        break;
+    }
+    case SEND:
+        o.ret = s->send(fd, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        break;
+    case RECV: {
+        char b[4];
+        o.ret = s->recv(fd, b, sizeof b, MSG_DONTWAIT);
+        break;
+    }
+    case ACCEPT: {
+        /* No connection ever reaches a case socket: a blocking listener
+         * would wait forever, in both stacks, so that is the outcome. */
+        int on = 0;
+        socklen_t l = sizeof on;
+        long fl = s->fcntl(fd, F_GETFL, 0);
+        if (s->getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &l) == 0 && on && !(fl & O_NONBLOCK)) {
+            o.ret = -3;
+            return o;
+        }
+        errno = 0;
+        o.ret = s->accept4(fd, NULL, NULL, SOCK_NONBLOCK);
+        if (o.ret >= 0) {
+            s->close((int)o.ret);
+            o.ret = 0;
+        }
+        break;
+    }
+    case NONBLOCK: {
+        long fl = s->fcntl(fd, F_GETFL, 0);
+        o.ret = s->fcntl(fd, F_SETFL, c->a % 2 ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
+        break;
+    }
+    }
+    o.err = o.ret < 0 ? errno : 0;
+    return o;
+}
+
+/* The peers: a listener and a bound UDP socket on port L of each stack,
+ * whose pending connections are accepted and closed between cases. */
+static int peer_tcp[2], peer_udp[2];
+
+static void peers(int L) {
+    const struct api *s[2] = { &kernel, &libnet };
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_in a = sin_of(s[i]->own, L);
+        int one = 1;
+        peer_tcp[i] = s[i]->socket(AF_INET, SOCK_STREAM, 0);
+        s[i]->setsockopt(peer_tcp[i], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (s[i]->bind(peer_tcp[i], (struct sockaddr *)&a, sizeof a) < 0 ||
+            s[i]->listen(peer_tcp[i], 128) < 0) {
+            fprintf(stderr, "%s peer listener: %s\n", s[i]->name, strerror(errno));
+            exit(100);
+        }
+        s[i]->fcntl(peer_tcp[i], F_SETFL, O_NONBLOCK);
+        peer_udp[i] = s[i]->socket(AF_INET, SOCK_DGRAM, 0);
+        if (s[i]->bind(peer_udp[i], (struct sockaddr *)&a, sizeof a) < 0) {
+            fprintf(stderr, "%s peer udp: %s\n", s[i]->name, strerror(errno));
+            exit(100);
+        }
+    }
+}
+
+static void drain_peers(void) {
+    const struct api *s[2] = { &kernel, &libnet };
+    for (int i = 0; i < 2; i++) {
+        int c;
+        while ((c = s[i]->accept4(peer_tcp[i], NULL, NULL, 0)) >= 0) s[i]->close(c);
+        char b[64];
+        while (s[i]->recv(peer_udp[i], b, sizeof b, MSG_DONTWAIT) > 0) {}
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: errno_diff SEED CASES PORT_BASE\n");
+        return 100;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGALRM, on_alarm);
+    rng = strtoull(argv[1], NULL, 0) | 1;
+    int cases = atoi(argv[2]);
+    int base = atoi(argv[3]);
+    int L = base, C = base + 1;
+    peers(L);
+    int mismatches = 0, calls = 0;
+    for (int k = 0; k < cases && mismatches < 20; k++) {
+        int ports = base + 10 + 2 * k;
+        int types[2] = { rnd(3) ? SOCK_STREAM : SOCK_DGRAM, rnd(3) ? SOCK_STREAM : SOCK_DGRAM };
+        int kfd[2], lfd[2];
+        for (int i = 0; i < 2; i++) {
+            kfd[i] = kernel.socket(AF_INET, types[i], 0);
+            lfd[i] = libnet.socket(AF_INET, types[i], 0);
+            if (kfd[i] < 0 || lfd[i] < 0) {
+                fprintf(stderr, "socket: %s\n", strerror(errno));
+                return 100;
+            }
+        }
+        int n = 1 + rnd(10);
+        char log[16][96];
+        for (int j = 0; j < n; j++) {
+            struct call c = { rnd(NOPS), rnd(2), rnd(16), L, C };
+            if (c.op != CONNECT) c.b = rnd(2) ? L : (int)rnd(16), c.c = rnd(16);
+            describe(&c, log[j], sizeof log[j]);
+            snprintf(current, sizeof current, "case %d, call %d: %s", k, j, log[j]);
+            alarm(20);
+            struct outcome ko = run(&kernel, kfd, &c, ports);
+            struct outcome lo = run(&libnet, lfd, &c, ports);
+            alarm(0);
+            calls++;
+            if (ko.ret != lo.ret || ko.err != lo.err) {
+                mismatches++;
+                printf("MISMATCH case %d (%s, %s): ", k, types[0] == SOCK_STREAM ? "tcp" : "udp",
+                       types[1] == SOCK_STREAM ? "tcp" : "udp");
+                for (int i = 0; i < j; i++) printf("%s; ", log[i]);
+                printf("%s: kernel %ld %s, libnet %ld %s\n", log[j], ko.ret,
+                       ko.err ? strerror(ko.err) : "", lo.ret, lo.err ? strerror(lo.err) : "");
+                break;
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            kernel.close(kfd[i]);
+            libnet.close(lfd[i]);
+        }
+        drain_peers();
+    }
+    printf("%d calls, %d mismatches\n", calls, mismatches);
+    fflush(stdout);
+    return mismatches > 99 ? 99 : mismatches;
+}
