@@ -129,6 +129,8 @@ pub(crate) struct Socket {
     /// Linux clears the bind but not `inet_sport`, so the old port stays
     /// visible until the next bind, connect or listen.
     pub stale_name: Option<SocketAddrV4>,
+    /// TCP_MAXSEG after a disconnect: the connection's `mss_cache`.
+    pub stale_mss: Option<u32>,
     /// bind() was called (the port, even one it picked, is not shared with
     /// connect()'s choices).
     pub bound_explicit: bool,
@@ -153,6 +155,7 @@ impl Socket {
             ty,
             local: None,
             stale_name: None,
+            stale_mss: None,
             bound_explicit: false,
             port_locked: false,
             opts: SockOpts::default(),

@@ -18,7 +18,7 @@ use crate::tcp::tcb::{Negotiated, MIN_MSS};
 use crate::tcp::timewait::{TimeWaitSock, TwAction, TIMEWAIT_LEN};
 use crate::tcp::{ChallengeLimiter, Ctx, FourTuple, Secrets, SeqNum, State, Tcb};
 use crate::time::Instant;
-use crate::udp::{MAX_PAYLOAD, UDP_RCVBUF};
+use crate::udp::MAX_PAYLOAD;
 use crate::wire::icmp as icmpw;
 use crate::wire::ipv4::{Ipv4Repr, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::tcp::TcpRepr;
@@ -508,10 +508,11 @@ impl Stack {
             }
             return;
         };
+        let rmem_default = usize::try_from(self.sysctl.rmem_default).unwrap_or(0);
         let Some(s) = self.sockets.get_mut(&h) else {
             return;
         };
-        let rcvbuf = s.opts.rcvbuf.unwrap_or(UDP_RCVBUF);
+        let rcvbuf = s.opts.rcvbuf.unwrap_or(rmem_default);
         let Some(udp) = s.udp.as_mut() else { return };
         if udp.enqueue(remote, dgram.payload, rcvbuf) {
             self.wakeups.push(h);
@@ -1216,6 +1217,7 @@ impl Stack {
     /// synchronized connection is reset, and the error SO_ERROR then reports
     /// is returned (ECONNRESET, as Linux leaves in `sk_err`).
     pub fn disconnect(&mut self, now: Instant, h: SocketHandle) -> Result<Option<Errno>, Errno> {
+        let mtu = u32::try_from(self.tx.mtu).unwrap_or(u32::MAX);
         let s = self.sock(h)?;
         let mut error = None;
         if s.ty == SockType::Datagram {
@@ -1255,6 +1257,12 @@ impl Stack {
                     }
                     let tuple = sock.tcb().map(|t| t.tuple);
                     sock.stale_name = tuple.map(|t| wildcard(t.local.port()));
+                    // TCP_MAXSEG keeps the connection's (mss_cache survives).
+                    let clamp = match sock.opts.maxseg {
+                        0 => 536,
+                        m => u32::from(m),
+                    };
+                    sock.stale_mss = sock.tcb().map(|t| mss_cache(t, clamp, mtu));
                     sock.tcp = TcpSock::Idle;
                     if let Some(tuple) = tuple {
                         if self.established.get(&tuple) == Some(&h) {
@@ -1722,8 +1730,16 @@ impl Stack {
         h: SocketHandle,
         name: SockOptName,
     ) -> Result<SockOptValue, Errno> {
-        let rmem = self.sysctl.tcp_rmem[1] as i32;
-        let wmem = self.sysctl.tcp_wmem[1] as i32;
+        let mtu = u32::try_from(self.tx.mtu).unwrap_or(u32::MAX);
+        let udp = self.sock(h)?.ty == SockType::Datagram;
+        // TCP starts from tcp_rmem[1]/tcp_wmem[1]; other sockets from
+        // net.core.rmem_default/wmem_default (`sock_init_data()`).
+        let (rmem, wmem) = if udp {
+            (self.sysctl.rmem_default, self.sysctl.wmem_default)
+        } else {
+            (self.sysctl.tcp_rmem[1], self.sysctl.tcp_wmem[1])
+        };
+        let (rmem, wmem) = (rmem as i32, wmem as i32);
         let ka_time = self.sysctl.tcp_keepalive_time as i32;
         let ka_intvl = self.sysctl.tcp_keepalive_intvl as i32;
         let ka_probes = self.sysctl.tcp_keepalive_probes as i32;
@@ -1743,11 +1759,22 @@ impl Stack {
             SockOptName::AcceptConn => int(matches!(sock.tcp, TcpSock::Listen(_))),
             SockOptName::NoDelay => int(o.nodelay),
             SockOptName::QuickAck => int(!sock.tcb().is_some_and(|t| t.ack.pingpong)),
-            SockOptName::MaxSeg => SockOptValue::Int(match sock.tcb() {
-                Some(t) if t.state.is_synchronized() => t.mss as i32,
-                _ if o.maxseg != 0 => i32::from(o.maxseg),
-                _ => 536,
-            }),
+            // Linux reports `tp->mss_cache`. Before a SYN was ever sent that
+            // is the user's TCP_MAXSEG or 536; from the SYN until the peer's
+            // MSS is known, min(MTU - 40, that clamp) less the timestamp
+            // option; then the connection's, which a closed or
+            // disconnected socket keeps.
+            SockOptName::MaxSeg => {
+                let clamp = if o.maxseg != 0 {
+                    u32::from(o.maxseg)
+                } else {
+                    536
+                };
+                SockOptValue::Int(match sock.tcb() {
+                    Some(t) => mss_cache(t, clamp, mtu) as i32,
+                    None => sock.stale_mss.map_or(clamp as i32, |m| m as i32),
+                })
+            }
             SockOptName::SynCnt => SockOptValue::Int(if o.syncnt == 0 {
                 6
             } else {
@@ -2139,6 +2166,17 @@ impl Stack {
 }
 
 /// `tcp_get_info()` for `ss -i`: cwnd and ssthresh in segments, times in µs.
+/// TCP_MAXSEG of a connection as Linux reports it (`tp->mss_cache`): from
+/// the SYN until the peer's MSS is known, min(MTU - 40, `clamp`) less the
+/// timestamp option; after that the connection's own.
+fn mss_cache(t: &Tcb, clamp: u32, mtu: u32) -> u32 {
+    if t.state.is_synchronized() || t.snd_una != t.iss {
+        return t.mss;
+    }
+    let ts = if t.neg.ts_ok { 12 } else { 0 };
+    clamp.min(mtu.saturating_sub(40)).saturating_sub(ts)
+}
+
 fn tcp_info(t: &Tcb, now: Instant, mtu: usize) -> crate::proto::TcpInfo {
     let us = |d: Duration| d.as_micros() as u64;
     let ago = |then: Instant| now.saturating_since(then).as_millis() as u64;

@@ -22,6 +22,8 @@ pub struct Sysctl {
     pub somaxconn: i64,
     pub rmem_max: i64,
     pub wmem_max: i64,
+    pub rmem_default: i64,
+    pub wmem_default: i64,
     pub tcp_abort_on_overflow: i64,
     pub tcp_challenge_ack_limit: i64,
     pub tcp_congestion_control: String,
@@ -68,6 +70,8 @@ impl Default for Sysctl {
             somaxconn: 4096,
             rmem_max: 212_992,
             wmem_max: 212_992,
+            rmem_default: 212_992,
+            wmem_default: 212_992,
             tcp_abort_on_overflow: 0,
             tcp_challenge_ack_limit: i64::from(i32::MAX),
             tcp_congestion_control: "reno".into(),
@@ -183,6 +187,15 @@ pub static TUNABLES: &[Tunable] = &[
         "Busy-poll timeout (us): how long netd's loop keeps polling for events before it sleeps."
     ),
     scalar!(
+        "net.core.rmem_default",
+        rmem_default,
+        Kind::Int {
+            min: 0,
+            max: INT_MAX
+        },
+        "SO_RCVBUF of a socket that did not set it, other than TCP (bytes)."
+    ),
+    scalar!(
         "net.core.rmem_max",
         rmem_max,
         Kind::Int {
@@ -199,6 +212,15 @@ pub static TUNABLES: &[Tunable] = &[
             max: INT_MAX
         },
         "Upper bound for the listen() backlog."
+    ),
+    scalar!(
+        "net.core.wmem_default",
+        wmem_default,
+        Kind::Int {
+            min: 0,
+            max: INT_MAX
+        },
+        "SO_SNDBUF of a socket that did not set it, other than TCP (bytes)."
     ),
     scalar!(
         "net.core.wmem_max",

@@ -5,8 +5,6 @@ use crate::errno::Errno;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
-/// Linux's net.core.rmem_default, the UDP receive buffer.
-pub const UDP_RCVBUF: usize = 212_992;
 /// Largest UDP payload over IPv4: 65535 - 20 - 8.
 pub const MAX_PAYLOAD: usize = 65_507;
 

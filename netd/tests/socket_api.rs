@@ -556,3 +556,54 @@ fn udp_disconnect_forgets_the_peer_and_an_autobound_port() {
     st.disconnect(now, u).unwrap();
     assert_eq!(st.local_addr(u).unwrap().port(), 9100);
 }
+
+#[test]
+fn tcp_maxseg_from_the_syn_until_the_peers_mss_is_the_clamp_less_timestamps() {
+    let mut sim = ideal();
+    let now = sim.now();
+    let st = sim.stack(A);
+    let s = st.socket(SockType::Stream).unwrap();
+    assert_eq!(
+        st.getsockopt(s, SockOptName::MaxSeg),
+        Ok(SockOptValue::Int(536))
+    );
+    st.setsockopt(now, s, SockOpt::MaxSeg(1000)).unwrap();
+    assert_eq!(
+        st.getsockopt(s, SockOptName::MaxSeg),
+        Ok(SockOptValue::Int(1000))
+    );
+    let _ = st.connect(now, s, addr_b(9));
+    sim.run_for(ms(5));
+    let now = sim.now();
+    let st = sim.stack(A);
+    // Refused: Linux's mss_cache stays min(MTU - 40, 1000) - 12.
+    assert_eq!(
+        st.getsockopt(s, SockOptName::MaxSeg),
+        Ok(SockOptValue::Int(988))
+    );
+    assert_eq!(st.connect(now, s, addr_b(9)), Err(Errno::ECONNREFUSED));
+    assert_eq!(
+        st.getsockopt(s, SockOptName::MaxSeg),
+        Ok(SockOptValue::Int(988))
+    );
+}
+
+#[test]
+fn udp_buffers_start_from_net_core_defaults() {
+    let mut sim = ideal();
+    let st = sim.stack(A);
+    let u = st.socket(SockType::Datagram).unwrap();
+    assert_eq!(
+        st.getsockopt(u, SockOptName::RcvBuf),
+        Ok(SockOptValue::Int(212_992))
+    );
+    assert_eq!(
+        st.getsockopt(u, SockOptName::SndBuf),
+        Ok(SockOptValue::Int(212_992))
+    );
+    let t = st.socket(SockType::Stream).unwrap();
+    assert_eq!(
+        st.getsockopt(t, SockOptName::RcvBuf),
+        Ok(SockOptValue::Int(131_072))
+    );
+}
