@@ -108,6 +108,9 @@ static const int opts[][2] = {
     { SOL_SOCKET, SO_ERROR }, { SOL_SOCKET, SO_ACCEPTCONN }, { IPPROTO_TCP, TCP_NODELAY },
     { SOL_SOCKET, SO_LINGER }, { IPPROTO_TCP, TCP_KEEPIDLE }, { IPPROTO_TCP, TCP_KEEPCNT },
     { IPPROTO_TCP, TCP_SYNCNT }, { SOL_SOCKET, 9999 }, { 9999, 1 },
+    { SOL_SOCKET, SO_RCVBUF }, { SOL_SOCKET, SO_SNDBUF }, { IPPROTO_TCP, TCP_MAXSEG },
+    { IPPROTO_TCP, TCP_QUICKACK }, { IPPROTO_TCP, TCP_USER_TIMEOUT },
+    { IPPROTO_TCP, TCP_KEEPINTVL }, { IPPROTO_UDP, 9999 },
 };
 #define NOPTS (int)(sizeof opts / sizeof opts[0])
 
@@ -200,7 +203,7 @@ static struct outcome run(const struct api *s, int *fds, const struct call *c, i
         break;
     case RECV: {
         char b[4];
-        o.ret = s->recv(fd, b, sizeof b, MSG_DONTWAIT);
+        o.ret = s->recv(fd, b, sizeof b, MSG_DONTWAIT | (c->a % 2 ? MSG_PEEK : 0));
         break;
     }
     case ACCEPT: {
@@ -294,7 +297,7 @@ int main(int argc, char **argv) {
         int n = 1 + rnd(10);
         char log[16][96];
         for (int j = 0; j < n; j++) {
-            struct call c = { rnd(NOPS), rnd(2), rnd(16), L, C };
+            struct call c = { rnd(NOPS), rnd(2), rnd(64), L, C };
             if (c.op != CONNECT) c.b = rnd(2) ? L : (int)rnd(16), c.c = rnd(16);
             describe(&c, log[j], sizeof log[j]);
             snprintf(current, sizeof current, "case %d, call %d: %s", k, j, log[j]);
