@@ -714,12 +714,12 @@ impl Daemon {
                     2 => Shutdown::Both,
                     _ => return Err(Errno::EINVAL),
                 };
-                // SHUT_WR itself arrives in band, after the data, as EOF on the socketpair;
-                // here only the checks and the read side.
                 // UDP: connected or ENOTCONN, nothing more to do here.
                 if !self.stack.is_stream(h) {
                     return self.stack.shutdown(t, h, how).map(|_| Response::Ok);
                 }
+                // SHUT_WR itself arrives in band, after the data, as EOF on the socketpair;
+                // here only the checks and the read side.
                 if how != Shutdown::Read {
                     if let Ok(ep) = self.endpoints.get(sock) {
                         ep.app_shut_wr = true;

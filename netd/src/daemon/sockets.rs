@@ -141,40 +141,12 @@ impl Endpoints {
         epoll: &Epoll,
     ) -> Result<OwnedFd, Errno> {
         let ep = self.get(r)?;
-        let ty = if ep.stream {
-            sk::SockType::Stream
-        } else {
-            sk::SockType::Datagram
+        let (ours, theirs, app_inode) = socketpair(epoll, ep.stream, r.id)?;
+        // Dropping the old endpoint closes its end, which leaves epoll.
+        *ep = Endpoint {
+            error,
+            ..Endpoint::new(r.token, ep.handle, ep.stream, ep.uid, ours, app_inode)
         };
-        let (ours, theirs) = sk::socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
-            .map_err(errno_of)?;
-        let interest = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP;
-        epoll
-            .add(
-                ours.as_fd(),
-                EpollEvent::new(interest, EP_BASE + u64::from(r.id)),
-            )
-            .map_err(errno_of)?;
-        // Closing the old end takes it out of the epoll set.
-        ep.fd = ours;
-        ep.interest = interest;
-        ep.app_inode = nix::sys::stat::fstat(&theirs)
-            .map(|st| st.st_ino)
-            .unwrap_or(0);
-        ep.pushed = 0;
-        ep.push_blocked = false;
-        ep.readable = false;
-        ep.orphan = false;
-        ep.out_blocked = false;
-        ep.eof_sent = false;
-        ep.app_eof = false;
-        ep.error = error;
-        ep.connecting = false;
-        ep.unread_at_close = false;
-        ep.plug = 0;
-        ep.dead = false;
-        ep.app_shut_wr = false;
-        ep.close_hinted = false;
         Ok(theirs)
     }
 
@@ -186,55 +158,13 @@ impl Endpoints {
         stream: bool,
         uid: u32,
     ) -> Result<(SockRef, OwnedFd), Errno> {
-        let ty = if stream {
-            sk::SockType::Stream
-        } else {
-            sk::SockType::Datagram
-        };
-        // netd's end stays blocking as far as the descriptor goes: every
-        // operation on it passes MSG_DONTWAIT, which saves two fcntl()s.
-        let (ours, theirs) = sk::socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC)
-            .map_err(errno_of)?;
-        let app_inode = nix::sys::stat::fstat(&theirs)
-            .map(|st| st.st_ino)
-            .unwrap_or(0);
         let id = self.next;
+        let (ours, theirs, app_inode) = socketpair(epoll, stream, id)?;
         self.next = self.next.wrapping_add(1).max(1);
         let token = self.token();
-        let interest = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP;
-        epoll
-            .add(
-                ours.as_fd(),
-                EpollEvent::new(interest, EP_BASE + u64::from(id)),
-            )
-            .map_err(errno_of)?;
         self.eps.insert(
             id,
-            Endpoint {
-                token,
-                handle,
-                stream,
-                fd: ours,
-                pushed: 0,
-                push_blocked: false,
-                out_blocked: false,
-                orphan: false,
-                // Nothing can be in the socketpair before the program has its end;
-                // EPOLLIN says when it writes.
-                readable: false,
-                eof_sent: false,
-                app_eof: false,
-                error: None,
-                connecting: false,
-                unread_at_close: false,
-                plug: 0,
-                app_inode,
-                uid,
-                dead: false,
-                app_shut_wr: false,
-                close_hinted: false,
-                interest,
-            },
+            Endpoint::new(token, handle, stream, uid, ours, app_inode),
         );
         self.by_handle.insert(handle, id);
         Ok((SockRef { id, token }, theirs))
@@ -516,7 +446,69 @@ impl Endpoints {
     }
 }
 
+/// A socketpair for endpoint `id`, netd's end in epoll: (netd's end, the
+/// program's end, the inode of the program's end).
+fn socketpair(epoll: &Epoll, stream: bool, id: u32) -> Result<(OwnedFd, OwnedFd, u64), Errno> {
+    let ty = if stream {
+        sk::SockType::Stream
+    } else {
+        sk::SockType::Datagram
+    };
+    // netd's end stays blocking as far as the descriptor goes: every
+    // operation on it passes MSG_DONTWAIT, which saves two fcntl()s.
+    let (ours, theirs) =
+        sk::socketpair(AddressFamily::Unix, ty, None, SockFlag::SOCK_CLOEXEC).map_err(errno_of)?;
+    let app_inode = nix::sys::stat::fstat(&theirs)
+        .map(|st| st.st_ino)
+        .unwrap_or(0);
+    epoll
+        .add(
+            ours.as_fd(),
+            EpollEvent::new(INITIAL_INTEREST, EP_BASE + u64::from(id)),
+        )
+        .map_err(errno_of)?;
+    Ok((ours, theirs, app_inode))
+}
+
+/// What a new endpoint waits for: the program's writes and its close.
+const INITIAL_INTEREST: EpollFlags = EpollFlags::EPOLLIN.union(EpollFlags::EPOLLRDHUP);
+
 impl Endpoint {
+    fn new(
+        token: u64,
+        handle: SocketHandle,
+        stream: bool,
+        uid: u32,
+        fd: OwnedFd,
+        app_inode: u64,
+    ) -> Endpoint {
+        Endpoint {
+            token,
+            handle,
+            stream,
+            fd,
+            pushed: 0,
+            push_blocked: false,
+            out_blocked: false,
+            orphan: false,
+            // Nothing can be in the socketpair before the program has its end;
+            // EPOLLIN says when it writes.
+            readable: false,
+            eof_sent: false,
+            app_eof: false,
+            error: None,
+            connecting: false,
+            unread_at_close: false,
+            plug: 0,
+            app_inode,
+            uid,
+            dead: false,
+            app_shut_wr: false,
+            close_hinted: false,
+            interest: INITIAL_INTEREST,
+        }
+    }
+
     fn write_fd(&self, bytes: &[u8]) -> Result<usize, nix::errno::Errno> {
         loop {
             match sk::send(
