@@ -202,6 +202,11 @@ class socket:
 
     # options and names
     def setsockopt(self, level, optname, value):
+        # An int, or the option's bytes (struct linger), as socket.setsockopt takes.
+        if isinstance(value, (bytes, bytearray)):
+            v = ctypes.create_string_buffer(bytes(value), len(value))
+            _lib.net_setsockopt(self._fd, level, optname, v, len(value))
+            return
         v = ctypes.c_int(int(value))
         _lib.net_setsockopt(self._fd, level, optname, ctypes.byref(v), ctypes.sizeof(v))
 

@@ -232,6 +232,16 @@ fn take_error(sock: SockRef) -> c_int {
     }
 }
 
+/// The error a recv() at end of stream reports: none once the peer's FIN
+/// arrived (`Request::TakeRecvError`); ECONNRESET if netd is gone.
+fn take_recv_error(sock: SockRef) -> c_int {
+    match control::request(&Request::TakeRecvError { sock }) {
+        Ok((Response::Errno(e), _)) => e,
+        Ok(_) => 0,
+        Err(_) => libc::ECONNRESET,
+    }
+}
+
 /// `socket(2)`: AF_INET with SOCK_STREAM or SOCK_DGRAM, optionally
 /// `| SOCK_NONBLOCK | SOCK_CLOEXEC`.
 #[no_mangle]
@@ -780,7 +790,7 @@ pub unsafe extern "C" fn net_recvfrom(
             n = 0;
         }
         if n == 0 && len > 0 {
-            let pending = take_error(e.sock);
+            let pending = take_recv_error(e.sock);
             if pending != 0 {
                 return fail(pending);
             }
@@ -885,16 +895,14 @@ pub extern "C" fn net_shutdown(fd: c_int, how: c_int) -> c_int {
         if e.stream && !e.connected {
             return Err(libc::ENOTCONN);
         }
+        // netd shuts the socketpair's write direction itself and reads what
+        // was written before it, so the FIN is queued behind that data by
+        // the time this returns, as Linux's shutdown() queues it.
         simple(Request::Shutdown {
             sock: e.sock,
             how: how as u8,
-        })?;
-        if e.stream && !e.listening && how != libc::SHUT_RD {
-            // In band, behind the bytes already written: netd reads EOF and sends the FIN.
-            // SAFETY: plain shutdown on our descriptor.
-            unsafe { libc::shutdown(fd, libc::SHUT_WR) };
-        }
-        Ok(())
+        })
+        .map(|_| ())
     })())
 }
 

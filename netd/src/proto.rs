@@ -93,6 +93,12 @@ pub enum Request {
     TakeError {
         sock: SockRef,
     },
+    /// The error recv() reports at end of stream: the pending error, as
+    /// TakeError, unless a FIN arrived first (Linux's `tcp_recvmsg()` sees
+    /// SOCK_DONE and returns 0, leaving the error for SO_ERROR or a send).
+    TakeRecvError {
+        sock: SockRef,
+    },
     /// connect(AF_UNSPEC), or the end of a failed connect(): the socket is
     /// unconnected again. The reply carries a fresh socketpair end for the
     /// program to put in place of its descriptor (`dup3`), so nothing of the

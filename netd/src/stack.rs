@@ -1858,6 +1858,22 @@ impl Stack {
         Ok(PollEvents(m))
     }
 
+    /// Whether TCP socket `h` holds an error not yet reported (`sk_err`).
+    pub fn has_error(&self, h: SocketHandle) -> bool {
+        self.sockets
+            .get(&h)
+            .and_then(|s| s.tcb())
+            .is_some_and(|t| t.error.is_some())
+    }
+
+    /// Whether the peer's FIN arrived on TCP socket `h` (Linux's SOCK_DONE).
+    pub fn fin_received(&self, h: SocketHandle) -> bool {
+        self.sockets
+            .get(&h)
+            .and_then(|s| s.tcb())
+            .is_some_and(|t| t.fin_received)
+    }
+
     /// Whether `h` is a TCP socket (false for UDP and for no socket).
     pub fn is_stream(&self, h: SocketHandle) -> bool {
         self.sockets

@@ -26,7 +26,7 @@ fn python_module_pytest_suite_passes_against_the_kernel() {
         "pytest:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("11 passed"), "{stdout}");
+    assert!(stdout.contains("16 passed"), "{stdout}");
 }
 
 /// The program holds a reset connection, then exits without closing it:

@@ -4,6 +4,8 @@ Run inside a network namespace where netd owns 10.77.0.2 and the kernel
 10.77.0.1 (netd/tests/e2e_python.rs sets that up), with NETD_SOCKET and
 LIBNET in the environment.
 """
+import errno
+import select
 import selectors
 import socket
 import struct
@@ -176,6 +178,89 @@ def test_connection_reset_and_broken_pipe():
     with pytest.raises(BrokenPipeError):
         s.send(b"too late")
     s.close()
+    k.close()
+
+
+def wait_hup(sock, timeout_ms=2000):
+    p = select.poll()
+    p.register(sock.fileno(), select.POLLHUP)
+    return p.poll(timeout_ms)
+
+
+def test_so_linger_zero_close_resets_without_a_fin_first():
+    p = port()
+    k = kernel_listener(p)
+    s = libnet.socket()
+    s.connect((HOST, p))
+    c, _ = k.accept()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    c.settimeout(2)
+    with pytest.raises(ConnectionResetError):
+        c.recv(10)
+    c.close()
+    k.close()
+
+
+def peer_fin_then_reset():
+    """A libnet socket whose kernel peer sent a FIN and then an RST."""
+    p = port()
+    k = kernel_listener(p)
+    s = libnet.socket()
+    s.connect((HOST, p))
+    c, _ = k.accept()
+    c.shutdown(socket.SHUT_WR)
+    assert s.recv(10) == b""
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    k.close()
+    assert wait_hup(s), "the reset never reached the libnet socket"
+    return s
+
+
+def test_a_reset_after_the_peers_fin_fails_the_next_send_with_epipe():
+    s = peer_fin_then_reset()
+    # CLOSE_WAIT then RST: Linux's sk_err is EPIPE.
+    with pytest.raises(BrokenPipeError):
+        s.send(b"x")
+    s.close()
+
+
+def test_recv_after_the_peers_fin_reads_end_of_file_even_after_a_reset():
+    s = peer_fin_then_reset()
+    assert s.recv(10) == b""
+    assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.EPIPE
+    s.close()
+
+
+def test_shutdown_wr_queues_the_fin_before_a_close_that_resets():
+    p = port()
+    k = kernel_listener(p)
+    s = libnet.socket()
+    s.connect((HOST, p))
+    c, _ = k.accept()
+    c.sendall(b"unread")
+    c.settimeout(2)
+    # Once shutdown() returns, the FIN is queued: the close that follows,
+    # with "unread" still queued, adds an RST behind it, as in Linux.
+    s.shutdown(socket.SHUT_WR)
+    s.close()
+    assert c.recv(10) == b""
+    c.close()
+    k.close()
+
+
+def test_shutdown_rd_reads_end_of_file_at_once():
+    p = port()
+    k = kernel_listener(p)
+    s = libnet.socket()
+    s.connect((HOST, p))
+    c, _ = k.accept()
+    s.setblocking(False)
+    s.shutdown(socket.SHUT_RD)
+    assert s.recv(10) == b""
+    s.close()
+    c.close()
     k.close()
 
 

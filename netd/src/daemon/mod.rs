@@ -718,22 +718,30 @@ impl Daemon {
                 if !self.stack.is_stream(h) {
                     return self.stack.shutdown(t, h, how).map(|_| Response::Ok);
                 }
-                // SHUT_WR itself arrives in band, after the data, as EOF on the socketpair;
-                // here only the checks and the read side.
+                match self.stack.tcp_state(h) {
+                    Some(State::Closed) | None => return Err(Errno::ENOTCONN),
+                    Some(State::Listen) => {
+                        return self.stack.shutdown(t, h, how).map(|_| Response::Ok)
+                    }
+                    _ => {}
+                }
+                let r = if how == Shutdown::Write {
+                    Ok(())
+                } else {
+                    self.stack.shutdown(t, h, Shutdown::Read)
+                };
+                // SHUT_WR: netd shuts the program's write direction from its
+                // own end and reads what was written before it, so the FIN
+                // is queued behind that data before the call returns.
                 if how != Shutdown::Read {
                     if let Ok(ep) = self.endpoints.get(sock) {
-                        ep.app_shut_wr = true;
+                        ep.shut_app_write();
                     }
                 }
-                match self.stack.tcp_state(h) {
-                    Some(State::Closed) | None => Err(Errno::ENOTCONN),
-                    Some(State::Listen) => self.stack.shutdown(t, h, how).map(|_| Response::Ok),
-                    _ if how != Shutdown::Write => self
-                        .stack
-                        .shutdown(t, h, Shutdown::Read)
-                        .map(|_| Response::Ok),
-                    _ => Ok(Response::Ok),
-                }
+                // The program reads EOF (SHUT_RD) or its data is in the stack
+                // (SHUT_WR) as soon as the call returns.
+                self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
+                r.map(|_| Response::Ok)
             }),
             Request::CloseHint { sock, unread } => self
                 .endpoints
@@ -774,6 +782,10 @@ impl Daemon {
             Request::Autobind { sock } => handle_of(&mut self.endpoints, sock)
                 .and_then(|h| self.stack.udp_autobind(h))
                 .map(|_| Response::Ok),
+            Request::TakeRecvError { sock } => match handle_of(&mut self.endpoints, sock) {
+                Ok(h) if self.stack.fin_received(h) => Ok(Response::Errno(0)),
+                _ => return self.handle(client, uid, Request::TakeError { sock }),
+            },
             Request::TakeError { sock } => match self.endpoints.get(sock) {
                 Err(e) => Err(e),
                 Ok(ep) => {

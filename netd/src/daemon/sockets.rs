@@ -14,7 +14,7 @@
 
 use crate::errno::Errno;
 use crate::proto::{AcceptRecord, SockRef, ACCEPT_RECORD, DGRAM_HEADER};
-use crate::socket::{Shutdown, SockType, SocketHandle};
+use crate::socket::{Shutdown, SockOptName, SockOptValue, SockType, SocketHandle};
 use crate::stack::Stack;
 use crate::tcp::State;
 use crate::time::Instant;
@@ -73,7 +73,7 @@ pub struct Endpoint {
     /// The program shut its write side (`Request::Shutdown`). Once netd has
     /// shut its own side too, the socketpair reports HUP exactly as if the
     /// program had closed it: see `on_event`.
-    pub app_shut_wr: bool,
+    app_shut_wr: bool,
     /// The program announced it is closing a descriptor (CloseHint).
     close_hinted: bool,
     interest: EpollFlags,
@@ -371,6 +371,16 @@ impl Endpoints {
             }
             return;
         }
+        // SO_LINGER with a zero timeout: close() resets at once and drops
+        // the send queue (`tcp_close()`); nothing the program wrote, nor a
+        // FIN, may go first. (Unless this HUP may be a shutdown: below.)
+        let maybe_open = ep.app_shut_wr && ep.eof_sent && !ep.close_hinted;
+        if !maybe_open
+            && stack.getsockopt(ep.handle, SockOptName::Linger) == Ok(SockOptValue::Linger(1, 0))
+        {
+            self.release(id, stack, now);
+            return;
+        }
         // Every program fd is closed. What it wrote before closing is read
         // to the end (EOF, or ECONNRESET when it left bytes unread, which
         // resets); nothing is delivered to it any more, and its interest
@@ -399,7 +409,7 @@ impl Endpoints {
         // bytes unread (only a close does), the endpoint waits like a dead
         // one, out of epoll, for its CloseHint or for the reaper to find
         // the descriptor gone.
-        if ep.app_shut_wr && ep.eof_sent && !ep.close_hinted && !ep.unread_at_close {
+        if maybe_open && !ep.unread_at_close {
             ep.dead = true;
             ep.interest = EpollFlags::empty();
             let _ = epoll.delete(ep.fd.as_fd());
@@ -507,6 +517,15 @@ impl Endpoint {
             close_hinted: false,
             interest: INITIAL_INTEREST,
         }
+    }
+
+    /// The program's shutdown(SHUT_WR), done from netd's end: shutting
+    /// netd's read direction makes the program's writes fail (EPIPE) while
+    /// what it wrote before stays readable here, then EOF.
+    pub fn shut_app_write(&mut self) {
+        self.app_shut_wr = true;
+        let _ = sk::shutdown(self.fd.as_raw_fd(), sk::Shutdown::Read);
+        self.readable = true;
     }
 
     fn write_fd(&self, bytes: &[u8]) -> Result<usize, nix::errno::Errno> {
@@ -640,6 +659,12 @@ impl Endpoint {
                     self.kill();
                 }
             }
+        }
+        // A reset after the peer's FIN (in CLOSE_WAIT): no read above sees
+        // it, the receive side having ended, but the program's writes must
+        // fail from now on; the error stays in the stack for SO_ERROR.
+        if !self.dead && !self.orphan && stack.has_error(self.handle) {
+            self.kill();
         }
         let closed = self.orphan;
         self.take_from_program(stack, now, buf, closed);
