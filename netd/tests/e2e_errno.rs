@@ -6,17 +6,21 @@
 mod support;
 use support::*;
 
-#[test]
-fn libnet_calls_return_what_the_kernel_returns() {
-    let ns = Netns::new("errno");
+/// Run errno_diff (`mode` "calls" or "data") for three fixed seeds, so a
+/// failure replays exactly. Each run has ports of its own (below the
+/// ephemeral range), so no TIME-WAIT left by one run meets the next.
+fn compare(tag: &str, mode: &str) {
+    let ns = Netns::new(tag);
     let _netd = Netd::start(&ns, &[]);
     let exe = compile_c("errno_diff", &ns.dir);
-    // Fixed seeds, so a failure replays exactly: errno_diff SEED CASES PORT_BASE.
-    // Each run has ports of its own (below the ephemeral range), so no
-    // TIME-WAIT left by one run meets the next.
     for (seed, base) in [(1u64, 20000u16), (7, 22000), (42, 24000)] {
+        let (seed, base) = (seed.to_string(), base.to_string());
+        let mut args = vec![seed.as_str(), "300", base.as_str()];
+        if mode == "data" {
+            args.insert(0, "data");
+        }
         let out = ns
-            .libnet_program(&exe, &[&seed.to_string(), "300", &base.to_string()])
+            .libnet_program(&exe, &args)
             .output()
             .expect("run errno_diff");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -28,4 +32,16 @@ fn libnet_calls_return_what_the_kernel_returns() {
         );
         assert!(stdout.contains(" 0 mismatches"), "{stdout}");
     }
+}
+
+#[test]
+fn libnet_calls_return_what_the_kernel_returns() {
+    compare("errno", "calls");
+}
+
+/// Sends, receives, shutdowns and SO_ERROR on a connection whose peer (the
+/// other stack) sends, half-closes, closes and resets.
+#[test]
+fn libnet_data_calls_return_what_the_kernel_returns() {
+    compare("errnodata", "data");
 }

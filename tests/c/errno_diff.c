@@ -2,7 +2,13 @@
  * and on a libnet socket, side by side; every return value and errno must
  * match, as the issue asks ("the errno values Linux would give").
  *
- * usage: errno_diff SEED CASES PORT_BASE
+ * usage: errno_diff [data] SEED CASES PORT_BASE
+ *
+ * With "data", each case is instead one connection per stack, to the other
+ * stack as its peer, and random sends, receives (MSG_PEEK, MSG_WAITALL,
+ * blocking where nothing can wait), shutdowns and SO_ERROR reads on it,
+ * between the peer's sends, half-closes, closes and resets; the test waits
+ * until each of the peer's actions has arrived, so timing decides nothing.
  *
  * Each stack has a peer across netd's TUN device: kernel sockets talk to
  * netd's address, libnet sockets to the kernel's. Both peers have a TCP
@@ -269,11 +275,194 @@ static void drain_peers(void) {
     }
 }
 
+/* --- data mode: one connection per stack, the other stack as its peer --- */
+
+/* Wait up to 2 s for any of `events` on fd. */
+static void wait_for(int fd, short events) {
+    struct pollfd p = { fd, events, 0 };
+    for (int i = 0; i < 40 && poll(&p, 1, 50) == 0; i++) {}
+}
+
+/* Wait up to 2 s until `want` bytes are readable on fd (peeked, not taken).
+ * Polling for POLLIN would return at once while fewer are there. */
+static void wait_bytes(const struct api *s, int fd, long want) {
+    static char b[1 << 16];
+    for (int i = 0; i < 2000; i++) {
+        if (s->recv(fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT) >= want) return;
+        usleep(1000);
+    }
+}
+
+/* One stack's connection and what the test knows of its state. */
+struct side {
+    const struct api *s, *p; /* our stack, the peer's stack */
+    int fd, peer;            /* our socket, the peer's accepted one */
+    long unread_ours;        /* sent by the peer, not read by us */
+    long unread_peer;        /* sent by us, not read by the peer */
+    int peer_eof, peer_gone; /* the peer shut its write side; closed or reset */
+    int shut, shut_rd;       /* we called shutdown(), with SHUT_RD or SHUT_RDWR */
+};
+
+enum { D_SEND, D_RECV, D_SHUTDOWN, D_SOERROR, P_SEND, P_SHUT_WR, P_CLOSE, P_RESET, P_READ, DOPS };
+
+static const char *dnames[] = { "send", "recv", "shutdown", "SO_ERROR", "peer send",
+    "peer shutdown(SHUT_WR)", "peer close", "peer reset", "peer reads all" };
+
+static char pattern[256];
+
+/* Our side's calls (compared) and the peer's (actions: they run on the
+ * other stack, and the test waits until their effect has arrived). */
+static struct outcome data_call(struct side *d, int op, int a, int b) {
+    struct outcome o = { 0, 0 };
+    errno = 0;
+    switch (op) {
+    case D_SEND:
+        o.ret = d->s->send(d->fd, pattern, 1 + a % 100, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (o.ret > 0) d->unread_peer += o.ret;
+        o.err = o.ret < 0 ? errno : 0;
+        /* A closed peer answers with RST: let it arrive. */
+        if (d->peer_gone) wait_for(d->fd, POLLHUP);
+        return o;
+    case D_RECV: {
+        char buf[256];
+        int len = 1 + a % 200;
+        int flags[] = { MSG_DONTWAIT, MSG_DONTWAIT | MSG_PEEK, MSG_DONTWAIT | MSG_WAITALL, 0, MSG_WAITALL };
+        int f = flags[b % 5];
+        /* A blocking call only where it cannot wait: data or end of file. */
+        if (!(f & MSG_DONTWAIT) && !(d->peer_eof || ((f & MSG_WAITALL) ? d->unread_ours >= len : d->unread_ours > 0)))
+            f |= MSG_DONTWAIT;
+        o.ret = d->s->recv(d->fd, buf, len, f);
+        o.err = o.ret < 0 ? errno : 0;
+        if (o.ret > 0) {
+            long sum = 0;
+            for (long i = 0; i < o.ret; i++) sum += (unsigned char)buf[i];
+            if (!(f & MSG_PEEK)) d->unread_ours -= o.ret;
+            o.ret = o.ret * 1000 + sum % 997;
+        }
+        return o;
+    }
+    case D_SHUTDOWN:
+        /* Once: a second shutdown's ENOTCONN would depend on whether the
+         * peer's ACK of our FIN has arrived yet. */
+        if (d->shut) return o;
+        d->shut = 1;
+        d->shut_rd = a % 3 != SHUT_WR;
+        o.ret = d->s->shutdown(d->fd, a % 3);
+        break;
+    case D_SOERROR: {
+        int v = -7;
+        socklen_t l = sizeof v;
+        o.ret = d->s->getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &v, &l);
+        if (o.ret == 0) o.ret = 1000 + v;
+        break;
+    }
+    case P_SEND:
+        /* Not after our SHUT_RD: Linux still queues what arrives, libnet
+         * has already given the program its end of file (README). */
+        if (d->peer_eof || d->shut_rd) return o;
+        if (d->p->send(d->peer, pattern + 7, 1 + a % 100, MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
+            d->unread_ours += 1 + a % 100;
+            wait_bytes(d->s, d->fd, d->unread_ours);
+        }
+        return o;
+    case P_SHUT_WR:
+        if (d->peer_eof) return o;
+        d->p->shutdown(d->peer, SHUT_WR);
+        d->peer_eof = 1;
+        wait_for(d->fd, POLLRDHUP);
+        return o;
+    case P_CLOSE:
+    case P_RESET:
+        /* Not after our own shutdown: our descriptor then already reports
+         * POLLHUP, so nothing would tell when the peer's RST has arrived. */
+        if (d->peer_gone || d->shut) return o;
+        /* What we sent must have arrived: it decides FIN or RST. */
+        if (d->unread_peer > 0) wait_bytes(d->p, d->peer, d->unread_peer);
+        if (op == P_RESET) {
+            struct linger l = { 1, 0 };
+            d->p->setsockopt(d->peer, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        }
+        d->p->close(d->peer);
+        d->peer_gone = d->peer_eof = 1;
+        wait_for(d->fd, (op == P_RESET || d->unread_peer > 0) ? POLLHUP : POLLRDHUP);
+        return o;
+    case P_READ: {
+        static char b[1 << 16];
+        if (d->peer_gone || d->unread_peer == 0) return o;
+        wait_bytes(d->p, d->peer, d->unread_peer);
+        while (d->unread_peer > 0) {
+            ssize_t n = d->p->recv(d->peer, b, sizeof b, MSG_DONTWAIT);
+            if (n <= 0) break;
+            d->unread_peer -= n;
+        }
+        return o;
+    }
+    }
+    o.err = o.ret < 0 ? errno : 0;
+    return o;
+}
+
+static int data_mode(int cases, int L) {
+    const struct api *st[2] = { &kernel, &libnet };
+    for (int i = 0; i < (int)sizeof pattern; i++) pattern[i] = (char)(i * 7 + 3);
+    int mismatches = 0, calls = 0;
+    for (int k = 0; k < cases && mismatches < 20; k++) {
+        struct side d[2];
+        for (int i = 0; i < 2; i++) {
+            const struct api *s = st[i], *p = st[1 - i];
+            struct sockaddr_in a = sin_of(s->peer, L);
+            d[i] = (struct side){ s, p, s->socket(AF_INET, SOCK_STREAM, 0), -1, 0, 0, 0, 0, 0, 0 };
+            if (s->connect(d[i].fd, (struct sockaddr *)&a, sizeof a) < 0) {
+                fprintf(stderr, "%s connect: %s\n", s->name, strerror(errno));
+                return 100;
+            }
+            for (int t = 0; t < 40 && d[i].peer < 0; t++) {
+                d[i].peer = p->accept4(peer_tcp[1 - i], NULL, NULL, 0);
+                if (d[i].peer < 0) wait_for(peer_tcp[1 - i], POLLIN);
+            }
+            if (d[i].peer < 0) {
+                fprintf(stderr, "%s peer accept: %s\n", p->name, strerror(errno));
+                return 100;
+            }
+        }
+        int n = 1 + rnd(12);
+        char log[16][64];
+        for (int j = 0; j < n; j++) {
+            int op = rnd(DOPS), a = rnd(1000), b = rnd(1000);
+            snprintf(log[j], sizeof log[j], "%s(%d, %d)", dnames[op], a, b);
+            snprintf(current, sizeof current, "data case %d, call %d: %s", k, j, log[j]);
+            alarm(20);
+            struct outcome ko = data_call(&d[0], op, a, b);
+            struct outcome lo = data_call(&d[1], op, a, b);
+            alarm(0);
+            if (op >= P_SEND) continue;
+            calls++;
+            if (ko.ret != lo.ret || ko.err != lo.err) {
+                mismatches++;
+                printf("MISMATCH data case %d: ", k);
+                for (int i = 0; i < j; i++) printf("%s; ", log[i]);
+                printf("%s: kernel %ld %s, libnet %ld %s\n", log[j], ko.ret,
+                       ko.err ? strerror(ko.err) : "", lo.ret, lo.err ? strerror(lo.err) : "");
+                break;
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            d[i].s->close(d[i].fd);
+            if (!d[i].peer_gone) d[i].p->close(d[i].peer);
+        }
+    }
+    printf("%d calls, %d mismatches\n", calls, mismatches);
+    fflush(stdout);
+    return mismatches > 99 ? 99 : mismatches;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: errno_diff SEED CASES PORT_BASE\n");
+    int data = argc == 5 && !strcmp(argv[1], "data");
+    if (argc != 4 && !data) {
+        fprintf(stderr, "usage: errno_diff [data] SEED CASES PORT_BASE\n");
         return 100;
     }
+    argv += data;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
     rng = strtoull(argv[1], NULL, 0) | 1;
@@ -281,6 +470,7 @@ int main(int argc, char **argv) {
     int base = atoi(argv[3]);
     int L = base, C = base + 1;
     peers(L);
+    if (data) return data_mode(cases, L);
     int mismatches = 0, calls = 0;
     for (int k = 0; k < cases && mismatches < 20; k++) {
         int ports = base + 10 + 2 * k;
