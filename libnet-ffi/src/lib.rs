@@ -402,7 +402,12 @@ fn disconnect(fd: c_int, e: Entry) -> Result<(), c_int> {
         Response::Error { errno, .. } => return Err(errno),
         _ => return Err(libc::EPROTO),
     }
-    let newfd = newfd.ok_or(libc::EPROTO)?;
+    let Some(newfd) = newfd else {
+        // UDP keeps its socketpair: udp_disconnect() leaves queued
+        // datagrams to be read.
+        update(fd, |e| e.connected = false);
+        return Ok(());
+    };
     // SAFETY: plain descriptor calls on fds we own; the timeval buffers are
     // local and sized for SO_RCVTIMEO/SO_SNDTIMEO.
     unsafe {
@@ -822,7 +827,9 @@ pub unsafe extern "C" fn net_recvfrom(
     } else {
         flags
     };
-    let n = libc::recvmsg(fd, &mut msg, rflags & !libc::MSG_TRUNC);
+    // MSG_TRUNC makes the Unix socket return the whole datagram's length,
+    // so the caller learns the UDP payload's, as from udp_recvmsg().
+    let n = libc::recvmsg(fd, &mut msg, rflags);
     if n < 0 {
         if e.rcv_shut && wait && *libc::__errno_location() == libc::EAGAIN {
             return 0;

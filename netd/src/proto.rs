@@ -100,10 +100,11 @@ pub enum Request {
         sock: SockRef,
     },
     /// connect(AF_UNSPEC), or the end of a failed connect(): the socket is
-    /// unconnected again. The reply carries a fresh socketpair end for the
-    /// program to put in place of its descriptor (`dup3`), so nothing of the
-    /// old connection survives in either direction, as Linux purges both
-    /// queues.
+    /// unconnected again. For TCP the reply carries a fresh socketpair end
+    /// for the program to put in place of its descriptor (`dup3`), so
+    /// nothing of the old connection survives in either direction, as Linux
+    /// purges both queues; a UDP socket keeps its socketpair and the
+    /// datagrams queued in it.
     Disconnect {
         sock: SockRef,
     },
@@ -112,6 +113,29 @@ pub enum Request {
     Autobind {
         sock: SockRef,
     },
+}
+
+impl Request {
+    /// The socket a socket call names (None for the others).
+    pub fn sock(&self) -> Option<SockRef> {
+        match self {
+            Request::Bind { sock, .. }
+            | Request::Listen { sock, .. }
+            | Request::Connect { sock, .. }
+            | Request::WaitConnect { sock }
+            | Request::Shutdown { sock, .. }
+            | Request::CloseHint { sock, .. }
+            | Request::SetOpt { sock, .. }
+            | Request::GetOpt { sock, .. }
+            | Request::LocalAddr { sock }
+            | Request::PeerAddr { sock }
+            | Request::TakeError { sock }
+            | Request::TakeRecvError { sock }
+            | Request::Disconnect { sock }
+            | Request::Autobind { sock } => Some(*sock),
+            _ => None,
+        }
+    }
 }
 
 /// A socket as netd knows it: an id plus a random token, so one process

@@ -651,6 +651,13 @@ impl Daemon {
 
     fn handle(&mut self, client: u64, uid: u32, req: Request) -> Reply {
         let t = now();
+        // A UDP socket's datagrams travel in band: those the program sent
+        // before this call are sent first, as each sendto() is done when it
+        // returns in Linux (its autobind, for one, precedes a later bind()).
+        if let Some(sock) = req.sock() {
+            self.endpoints
+                .flush_dgrams(sock, &mut self.stack, t, &self.epoll);
+        }
         let handle_of = |eps: &mut Endpoints, r: SockRef| eps.get(r).map(|e| e.handle);
         let reply = match req {
             Request::Socket { stream } => {
@@ -772,10 +779,15 @@ impl Daemon {
                 .map(|a| Response::Addr(a.into())),
             Request::Disconnect { sock } => {
                 let r = handle_of(&mut self.endpoints, sock)
-                    .and_then(|h| self.stack.disconnect(t, h))
-                    .and_then(|error| self.endpoints.renew(sock, error, &self.epoll));
+                    .and_then(|h| self.stack.disconnect(t, h).map(|e| (h, e)));
                 return match r {
-                    Ok(fd) => Reply::WithFd(Response::Ok, fd),
+                    // UDP keeps its socketpair and the datagrams queued in it
+                    // (udp_disconnect() purges nothing).
+                    Ok((h, _)) if !self.stack.is_stream(h) => Reply::Now(Response::Ok),
+                    Ok((_, error)) => match self.endpoints.renew(sock, error, &self.epoll) {
+                        Ok(fd) => Reply::WithFd(Response::Ok, fd),
+                        Err(e) => Reply::Now(err(e)),
+                    },
                     Err(e) => Reply::Now(err(e)),
                 };
             }

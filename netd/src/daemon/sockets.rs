@@ -425,6 +425,17 @@ impl Endpoints {
         }
     }
 
+    /// Send the datagrams UDP socket `r`'s program has written so far
+    /// (nothing for TCP, whose bytes wait for send space).
+    pub fn flush_dgrams(&mut self, r: SockRef, stack: &mut Stack, now: Instant, epoll: &Epoll) {
+        if self.get(r).is_ok_and(|ep| !ep.stream) {
+            if let Some(ep) = self.eps.get_mut(&r.id) {
+                ep.readable = true;
+            }
+            self.pump(r.id, stack, now, epoll);
+        }
+    }
+
     pub fn pump(&mut self, id: u32, stack: &mut Stack, now: Instant, epoll: &Epoll) {
         let Some(ep) = self.eps.get_mut(&id) else {
             return;
