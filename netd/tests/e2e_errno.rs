@@ -6,7 +6,7 @@
 mod support;
 use support::*;
 
-/// Run errno_diff (`mode` "calls" or "data") for three fixed seeds, so a
+/// Run errno_diff (`mode` "calls", "data" or "udp") for three fixed seeds, so a
 /// failure replays exactly. Each run has ports of its own (below the
 /// ephemeral range), so no TIME-WAIT left by one run meets the next.
 fn compare(tag: &str, mode: &str) {
@@ -16,8 +16,8 @@ fn compare(tag: &str, mode: &str) {
     for (seed, base) in [(1u64, 20000u16), (7, 22000), (42, 24000)] {
         let (seed, base) = (seed.to_string(), base.to_string());
         let mut args = vec![seed.as_str(), "300", base.as_str()];
-        if mode == "data" {
-            args.insert(0, "data");
+        if mode != "calls" {
+            args.insert(0, mode);
         }
         let out = ns
             .libnet_program(&exe, &args)
@@ -44,4 +44,12 @@ fn libnet_calls_return_what_the_kernel_returns() {
 #[test]
 fn libnet_data_calls_return_what_the_kernel_returns() {
     compare("errnodata", "data");
+}
+
+/// sendto, send, recv (MSG_PEEK, MSG_TRUNC), connect and AF_UNSPEC, bind
+/// and SO_ERROR on a UDP socket whose peer on the other stack sends too,
+/// with datagrams from empty to larger than one IP packet.
+#[test]
+fn libnet_udp_calls_return_what_the_kernel_returns() {
+    compare("errnoudp", "udp");
 }

@@ -2,13 +2,16 @@
  * and on a libnet socket, side by side; every return value and errno must
  * match, as the issue asks ("the errno values Linux would give").
  *
- * usage: errno_diff [data] SEED CASES PORT_BASE
+ * usage: errno_diff [data|udp] SEED CASES PORT_BASE
  *
  * With "data", each case is instead one connection per stack, to the other
  * stack as its peer, and random sends, receives (MSG_PEEK, MSG_WAITALL,
  * blocking where nothing can wait), shutdowns and SO_ERROR reads on it,
  * between the peer's sends, half-closes, closes and resets; the test waits
  * until each of the peer's actions has arrived, so timing decides nothing.
+ * With "udp", one UDP socket per stack and a UDP peer on the other stack:
+ * sendto, send, recv (MSG_PEEK, MSG_TRUNC), connect, AF_UNSPEC, bind and
+ * SO_ERROR, between datagrams from the peer, empty to fragmented.
  *
  * Each stack has a peer across netd's TUN device: kernel sockets talk to
  * netd's address, libnet sockets to the kernel's. Both peers have a TCP
@@ -59,6 +62,12 @@ struct api {
 
 static int k_fcntl(int fd, int cmd, long arg) { return fcntl(fd, cmd, arg); }
 
+struct api;
+static ssize_t net_or_kernel_sendto(const struct api *s, int fd, const void *b, size_t n, int f,
+                                    const struct sockaddr *to, socklen_t tl);
+static ssize_t net_or_kernel_recvfrom(const struct api *s, int fd, void *b, size_t n, int f,
+                                      struct sockaddr *from, socklen_t *fl);
+
 static const struct api kernel = {
     "kernel", KERNEL_ADDR, NETD_ADDR, socket, bind, listen, connect, accept4, send, recv,
     shutdown, close, setsockopt, getsockopt, getsockname, getpeername, k_fcntl,
@@ -68,6 +77,16 @@ static const struct api libnet = {
     net_accept4, net_send, net_recv, net_shutdown, net_close, net_setsockopt,
     net_getsockopt, net_getsockname, net_getpeername, net_fcntl,
 };
+
+static ssize_t net_or_kernel_sendto(const struct api *s, int fd, const void *b, size_t n, int f,
+                                    const struct sockaddr *to, socklen_t tl) {
+    return s == &kernel ? sendto(fd, b, n, f, to, tl) : net_sendto(fd, b, n, f, to, tl);
+}
+
+static ssize_t net_or_kernel_recvfrom(const struct api *s, int fd, void *b, size_t n, int f,
+                                      struct sockaddr *from, socklen_t *fl) {
+    return s == &kernel ? recvfrom(fd, b, n, f, from, fl) : net_recvfrom(fd, b, n, f, from, fl);
+}
 
 static uint64_t rng;
 static char current[2048];
@@ -456,13 +475,175 @@ static int data_mode(int cases, int L) {
     return mismatches > 99 ? 99 : mismatches;
 }
 
+/* --- udp mode: one UDP socket per stack, a UDP peer on the other stack --- */
+
+struct usock {
+    const struct api *s, *p;
+    int fd, peer;        /* our socket, the peer's (bound, never connected) */
+    struct sockaddr_in peer_addr;
+    int queued;          /* datagrams the peer sent that we have not read */
+    int peer_queued;     /* datagrams we sent that the peer has not read */
+};
+
+enum { U_SENDTO, U_SEND, U_RECV, U_CONNECT, U_BIND, U_SOERROR, U_PEER_SEND, U_PEER_READ, UOPS };
+
+static const char *unames[] = { "sendto peer", "send", "recv", "connect", "bind",
+    "SO_ERROR", "peer sendto", "peer reads all" };
+
+/* Datagram sizes: empty, small, one past the receive buffers used here,
+ * and larger than one IP packet (fragmented). */
+static int dgram_len(int a) {
+    int lens[] = { 0, 1, 17, 199, 201, 1472, 1473, 3000 };
+    return lens[a % 8];
+}
+
+static char big[4096];
+
+static struct outcome udp_call(struct usock *u, int op, int a, int b) {
+    struct outcome o = { 0, 0 };
+    errno = 0;
+    switch (op) {
+    case U_SENDTO:
+        o.ret = net_or_kernel_sendto(u->s, u->fd, big, dgram_len(a), MSG_DONTWAIT,
+                                     (struct sockaddr *)&u->peer_addr, sizeof u->peer_addr);
+        o.err = o.ret < 0 ? errno : 0;
+        if (o.ret >= 0) {
+            u->peer_queued++;
+            /* Until it is there: the peer's queue is read whole below. */
+            wait_for(u->peer, POLLIN);
+        }
+        return o;
+    case U_SEND:
+        o.ret = u->s->send(u->fd, big, dgram_len(a), MSG_DONTWAIT | MSG_NOSIGNAL);
+        o.err = o.ret < 0 ? errno : 0;
+        if (o.ret >= 0) {
+            u->peer_queued++;
+            wait_for(u->peer, POLLIN);
+        }
+        return o;
+    case U_RECV: {
+        char buf[256];
+        int len = 1 + a % 200;
+        int flags[] = { MSG_DONTWAIT, MSG_DONTWAIT | MSG_PEEK, MSG_DONTWAIT | MSG_TRUNC,
+                        MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC, 0 };
+        int f = flags[b % 5];
+        if (!(f & MSG_DONTWAIT) && u->queued == 0) f |= MSG_DONTWAIT;
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        memset(&from, 0, sizeof from);
+        o.ret = net_or_kernel_recvfrom(u->s, u->fd, buf, len, f, (struct sockaddr *)&from, &fl);
+        o.err = o.ret < 0 ? errno : 0;
+        if (o.ret >= 0) {
+            long sum = 0;
+            for (long i = 0; i < o.ret && i < len; i++) sum += (unsigned char)buf[i];
+            if (!(f & MSG_PEEK)) u->queued--;
+            /* The sender's port is the peer's: compared as a yes or no. */
+            int from_peer = from.sin_port == u->peer_addr.sin_port;
+            o.ret = o.ret * 10000 + (sum % 997) * 10 + from_peer;
+        }
+        return o;
+    }
+    case U_CONNECT: {
+        struct sockaddr_in to = u->peer_addr;
+        if (a % 3 == 1) { memset(&to, 0, sizeof to); to.sin_family = AF_UNSPEC; }
+        o.ret = u->s->connect(u->fd, (struct sockaddr *)&to, sizeof to);
+        break;
+    }
+    case U_BIND: {
+        struct sockaddr_in any = sin_of("0.0.0.0", 0);
+        o.ret = u->s->bind(u->fd, (struct sockaddr *)&any, sizeof any);
+        break;
+    }
+    case U_SOERROR: {
+        int v = -7;
+        socklen_t l = sizeof v;
+        o.ret = u->s->getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &v, &l);
+        if (o.ret == 0) o.ret = 1000 + v;
+        break;
+    }
+    case U_PEER_SEND: {
+        /* Only to a socket with a port, and one datagram at a time, so
+         * waiting for POLLIN means waiting for this one. */
+        struct sockaddr_in me;
+        socklen_t ml = sizeof me;
+        if (u->queued || u->s->getsockname(u->fd, (struct sockaddr *)&me, &ml) < 0 || me.sin_port == 0)
+            return o;
+        me.sin_addr.s_addr = inet_addr(u->s->own);
+        if (net_or_kernel_sendto(u->p, u->peer, big + 3, dgram_len(a), MSG_DONTWAIT,
+                                 (struct sockaddr *)&me, sizeof me) >= 0) {
+            u->queued++;
+            wait_for(u->fd, POLLIN);
+        }
+        return o;
+    }
+    case U_PEER_READ: {
+        char b2[4096];
+        while (u->peer_queued > 0 && u->p->recv(u->peer, b2, sizeof b2, MSG_DONTWAIT) >= 0)
+            u->peer_queued--;
+        u->peer_queued = 0;
+        return o;
+    }
+    }
+    o.err = o.ret < 0 ? errno : 0;
+    return o;
+}
+
+static int udp_mode(int cases) {
+    const struct api *st[2] = { &kernel, &libnet };
+    for (int i = 0; i < (int)sizeof big; i++) big[i] = (char)(i * 13 + 1);
+    int mismatches = 0, calls = 0;
+    for (int k = 0; k < cases && mismatches < 20; k++) {
+        struct usock u[2];
+        for (int i = 0; i < 2; i++) {
+            const struct api *s = st[i], *p = st[1 - i];
+            u[i] = (struct usock){ s, p, s->socket(AF_INET, SOCK_DGRAM, 0), p->socket(AF_INET, SOCK_DGRAM, 0) };
+            struct sockaddr_in pa = sin_of(p->own, 0);
+            socklen_t pl = sizeof pa;
+            if (u[i].fd < 0 || u[i].peer < 0 || p->bind(u[i].peer, (struct sockaddr *)&pa, sizeof pa) < 0 ||
+                p->getsockname(u[i].peer, (struct sockaddr *)&u[i].peer_addr, &pl) < 0) {
+                fprintf(stderr, "udp setup: %s\n", strerror(errno));
+                return 100;
+            }
+        }
+        int n = 1 + rnd(12);
+        char log[16][64];
+        for (int j = 0; j < n; j++) {
+            int op = rnd(UOPS), a = rnd(1000), b = rnd(1000);
+            snprintf(log[j], sizeof log[j], "%s(%d, %d)", unames[op], a, b);
+            snprintf(current, sizeof current, "udp case %d, call %d: %s", k, j, log[j]);
+            alarm(20);
+            struct outcome ko = udp_call(&u[0], op, a, b);
+            struct outcome lo = udp_call(&u[1], op, a, b);
+            alarm(0);
+            if (op >= U_PEER_SEND) continue;
+            calls++;
+            if (ko.ret != lo.ret || ko.err != lo.err) {
+                mismatches++;
+                printf("MISMATCH udp case %d: ", k);
+                for (int i = 0; i < j; i++) printf("%s; ", log[i]);
+                printf("%s: kernel %ld %s, libnet %ld %s\n", log[j], ko.ret,
+                       ko.err ? strerror(ko.err) : "", lo.ret, lo.err ? strerror(lo.err) : "");
+                break;
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            u[i].s->close(u[i].fd);
+            u[i].p->close(u[i].peer);
+        }
+    }
+    printf("%d calls, %d mismatches\n", calls, mismatches);
+    fflush(stdout);
+    return mismatches > 99 ? 99 : mismatches;
+}
+
 int main(int argc, char **argv) {
     int data = argc == 5 && !strcmp(argv[1], "data");
-    if (argc != 4 && !data) {
-        fprintf(stderr, "usage: errno_diff [data] SEED CASES PORT_BASE\n");
+    int udp = argc == 5 && !strcmp(argv[1], "udp");
+    if (argc != 4 && !data && !udp) {
+        fprintf(stderr, "usage: errno_diff [data|udp] SEED CASES PORT_BASE\n");
         return 100;
     }
-    argv += data;
+    argv += data || udp;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
     rng = strtoull(argv[1], NULL, 0) | 1;
@@ -471,6 +652,7 @@ int main(int argc, char **argv) {
     int L = base, C = base + 1;
     peers(L);
     if (data) return data_mode(cases, L);
+    if (udp) return udp_mode(cases);
     int mismatches = 0, calls = 0;
     for (int k = 0; k < cases && mismatches < 20; k++) {
         int ports = base + 10 + 2 * k;
