@@ -165,11 +165,7 @@ def test_connect_with_a_timeout_then_send():
 
 
 def test_connection_reset_and_broken_pipe():
-    p = port()
-    k = kernel_listener(p)
-    s = libnet.socket()
-    s.connect((HOST, p))
-    c, _ = k.accept()
+    s, c, k = libnet_to_kernel()
     # SO_LINGER {1, 0}: the kernel closes with an RST.
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
@@ -181,6 +177,17 @@ def test_connection_reset_and_broken_pipe():
     k.close()
 
 
+def libnet_to_kernel():
+    """A libnet socket connected to a kernel socket: (libnet socket,
+    accepted kernel socket, kernel listener)."""
+    p = port()
+    k = kernel_listener(p)
+    s = libnet.socket()
+    s.connect((HOST, p))
+    c, _ = k.accept()
+    return s, c, k
+
+
 def wait_hup(sock, timeout_ms=2000):
     p = select.poll()
     p.register(sock.fileno(), select.POLLHUP)
@@ -188,11 +195,7 @@ def wait_hup(sock, timeout_ms=2000):
 
 
 def test_so_linger_zero_close_resets_without_a_fin_first():
-    p = port()
-    k = kernel_listener(p)
-    s = libnet.socket()
-    s.connect((HOST, p))
-    c, _ = k.accept()
+    s, c, k = libnet_to_kernel()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
     c.settimeout(2)
@@ -204,11 +207,7 @@ def test_so_linger_zero_close_resets_without_a_fin_first():
 
 def peer_fin_then_reset():
     """A libnet socket whose kernel peer sent a FIN and then an RST."""
-    p = port()
-    k = kernel_listener(p)
-    s = libnet.socket()
-    s.connect((HOST, p))
-    c, _ = k.accept()
+    s, c, k = libnet_to_kernel()
     c.shutdown(socket.SHUT_WR)
     assert s.recv(10) == b""
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -234,11 +233,7 @@ def test_recv_after_the_peers_fin_reads_end_of_file_even_after_a_reset():
 
 
 def test_shutdown_wr_queues_the_fin_before_a_close_that_resets():
-    p = port()
-    k = kernel_listener(p)
-    s = libnet.socket()
-    s.connect((HOST, p))
-    c, _ = k.accept()
+    s, c, k = libnet_to_kernel()
     c.sendall(b"unread")
     c.settimeout(2)
     # Once shutdown() returns, the FIN is queued: the close that follows,
@@ -251,11 +246,7 @@ def test_shutdown_wr_queues_the_fin_before_a_close_that_resets():
 
 
 def test_shutdown_rd_reads_end_of_file_at_once():
-    p = port()
-    k = kernel_listener(p)
-    s = libnet.socket()
-    s.connect((HOST, p))
-    c, _ = k.accept()
+    s, c, k = libnet_to_kernel()
     s.setblocking(False)
     s.shutdown(socket.SHUT_RD)
     assert s.recv(10) == b""

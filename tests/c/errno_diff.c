@@ -421,6 +421,45 @@ static struct outcome data_call(struct side *d, int op, int a, int b) {
     return o;
 }
 
+typedef struct outcome (*call_fn)(void *side, int op, int a, int b);
+
+/* One case of the data or udp mode: up to 12 random operations, each run on
+ * the kernel's side then on libnet's; those from `first_action` on are the
+ * peer's actions, not compared. Returns 1 after printing a mismatch. */
+static int run_case(const char *mode, int k, int nops, int first_action, const char **names,
+                    call_fn call, void *kside, void *lside, int *calls) {
+    int n = 1 + rnd(12);
+    char log[16][64];
+    for (int j = 0; j < n; j++) {
+        int op = rnd(nops), a = rnd(1000), b = rnd(1000);
+        snprintf(log[j], sizeof log[j], "%s(%d, %d)", names[op], a, b);
+        snprintf(current, sizeof current, "%s case %d, call %d: %s", mode, k, j, log[j]);
+        alarm(20);
+        struct outcome ko = call(kside, op, a, b);
+        struct outcome lo = call(lside, op, a, b);
+        alarm(0);
+        if (op >= first_action) continue;
+        (*calls)++;
+        if (ko.ret != lo.ret || ko.err != lo.err) {
+            printf("MISMATCH %s case %d: ", mode, k);
+            for (int i = 0; i < j; i++) printf("%s; ", log[i]);
+            printf("%s: kernel %ld %s, libnet %ld %s\n", log[j], ko.ret,
+                   ko.err ? strerror(ko.err) : "", lo.ret, lo.err ? strerror(lo.err) : "");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The summary line, and the exit status: the number of mismatches. */
+static int finish(int calls, int mismatches) {
+    printf("%d calls, %d mismatches\n", calls, mismatches);
+    fflush(stdout);
+    return mismatches > 99 ? 99 : mismatches;
+}
+
+static struct outcome data_call_v(void *d, int op, int a, int b) { return data_call(d, op, a, b); }
+
 static int data_mode(int cases, int L) {
     const struct api *st[2] = { &kernel, &libnet };
     for (int i = 0; i < (int)sizeof pattern; i++) pattern[i] = (char)(i * 7 + 3);
@@ -444,35 +483,13 @@ static int data_mode(int cases, int L) {
                 return 100;
             }
         }
-        int n = 1 + rnd(12);
-        char log[16][64];
-        for (int j = 0; j < n; j++) {
-            int op = rnd(DOPS), a = rnd(1000), b = rnd(1000);
-            snprintf(log[j], sizeof log[j], "%s(%d, %d)", dnames[op], a, b);
-            snprintf(current, sizeof current, "data case %d, call %d: %s", k, j, log[j]);
-            alarm(20);
-            struct outcome ko = data_call(&d[0], op, a, b);
-            struct outcome lo = data_call(&d[1], op, a, b);
-            alarm(0);
-            if (op >= P_SEND) continue;
-            calls++;
-            if (ko.ret != lo.ret || ko.err != lo.err) {
-                mismatches++;
-                printf("MISMATCH data case %d: ", k);
-                for (int i = 0; i < j; i++) printf("%s; ", log[i]);
-                printf("%s: kernel %ld %s, libnet %ld %s\n", log[j], ko.ret,
-                       ko.err ? strerror(ko.err) : "", lo.ret, lo.err ? strerror(lo.err) : "");
-                break;
-            }
-        }
+        mismatches += run_case("data", k, DOPS, P_SEND, dnames, data_call_v, &d[0], &d[1], &calls);
         for (int i = 0; i < 2; i++) {
             d[i].s->close(d[i].fd);
             if (!d[i].peer_gone) d[i].p->close(d[i].peer);
         }
     }
-    printf("%d calls, %d mismatches\n", calls, mismatches);
-    fflush(stdout);
-    return mismatches > 99 ? 99 : mismatches;
+    return finish(calls, mismatches);
 }
 
 /* --- udp mode: one UDP socket per stack, a UDP peer on the other stack --- */
@@ -588,6 +605,8 @@ static struct outcome udp_call(struct usock *u, int op, int a, int b) {
     return o;
 }
 
+static struct outcome udp_call_v(void *u, int op, int a, int b) { return udp_call(u, op, a, b); }
+
 static int udp_mode(int cases) {
     const struct api *st[2] = { &kernel, &libnet };
     for (int i = 0; i < (int)sizeof big; i++) big[i] = (char)(i * 13 + 1);
@@ -605,35 +624,13 @@ static int udp_mode(int cases) {
                 return 100;
             }
         }
-        int n = 1 + rnd(12);
-        char log[16][64];
-        for (int j = 0; j < n; j++) {
-            int op = rnd(UOPS), a = rnd(1000), b = rnd(1000);
-            snprintf(log[j], sizeof log[j], "%s(%d, %d)", unames[op], a, b);
-            snprintf(current, sizeof current, "udp case %d, call %d: %s", k, j, log[j]);
-            alarm(20);
-            struct outcome ko = udp_call(&u[0], op, a, b);
-            struct outcome lo = udp_call(&u[1], op, a, b);
-            alarm(0);
-            if (op >= U_PEER_SEND) continue;
-            calls++;
-            if (ko.ret != lo.ret || ko.err != lo.err) {
-                mismatches++;
-                printf("MISMATCH udp case %d: ", k);
-                for (int i = 0; i < j; i++) printf("%s; ", log[i]);
-                printf("%s: kernel %ld %s, libnet %ld %s\n", log[j], ko.ret,
-                       ko.err ? strerror(ko.err) : "", lo.ret, lo.err ? strerror(lo.err) : "");
-                break;
-            }
-        }
+        mismatches += run_case("udp", k, UOPS, U_PEER_SEND, unames, udp_call_v, &u[0], &u[1], &calls);
         for (int i = 0; i < 2; i++) {
             u[i].s->close(u[i].fd);
             u[i].p->close(u[i].peer);
         }
     }
-    printf("%d calls, %d mismatches\n", calls, mismatches);
-    fflush(stdout);
-    return mismatches > 99 ? 99 : mismatches;
+    return finish(calls, mismatches);
 }
 
 int main(int argc, char **argv) {
@@ -694,7 +691,5 @@ int main(int argc, char **argv) {
         }
         drain_peers();
     }
-    printf("%d calls, %d mismatches\n", calls, mismatches);
-    fflush(stdout);
-    return mismatches > 99 ? 99 : mismatches;
+    return finish(calls, mismatches);
 }
