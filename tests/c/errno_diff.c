@@ -296,6 +296,29 @@ static void drain_peers(void) {
 
 /* --- data mode: one connection per stack, the other stack as its peer --- */
 
+/* SO_ERROR read through stack s, as 1000 + the error (or the call's -1). */
+static struct outcome so_error(const struct api *s, int fd) {
+    struct outcome o = { 0, 0 };
+    int v = -7;
+    socklen_t l = sizeof v;
+    errno = 0;
+    o.ret = s->getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &l);
+    if (o.ret == 0) o.ret = 1000 + v;
+    o.err = o.ret < 0 ? errno : 0;
+    return o;
+}
+
+/* poll() readiness at once, as 100000 + revents without the bits in `ignore`. */
+static struct outcome readiness(int fd, short ignore) {
+    struct outcome o = { 0, 0 };
+    struct pollfd p = { fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0 };
+    errno = 0;
+    o.ret = poll(&p, 1, 0);
+    if (o.ret > 0) o.ret = 100000 + (p.revents & ~ignore);
+    o.err = o.ret < 0 ? errno : 0;
+    return o;
+}
+
 /* Wait up to 2 s for any of `events` on fd. */
 static void wait_for(int fd, short events) {
     struct pollfd p = { fd, events, 0 };
@@ -368,23 +391,13 @@ static struct outcome data_call(struct side *d, int op, int a, int b) {
         d->shut_rd = a % 3 != SHUT_WR;
         o.ret = d->s->shutdown(d->fd, a % 3);
         break;
-    case D_SOERROR: {
-        int v = -7;
-        socklen_t l = sizeof v;
-        o.ret = d->s->getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &v, &l);
-        if (o.ret == 0) o.ret = 1000 + v;
-        break;
-    }
-    case D_POLL: {
-        /* Readiness, without POLLERR: a Unix socket cannot raise it for
-         * netd (README), so a libnet socket reports the failure as
-         * POLLHUP with POLLIN and POLLOUT. */
-        struct pollfd p = { d->fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0 };
-        o.ret = poll(&p, 1, 0);
-        if (o.ret > 0) o.ret = 100000 + (p.revents & ~POLLERR);
-        o.err = o.ret < 0 ? errno : 0;
-        return o;
-    }
+    case D_SOERROR:
+        return so_error(d->s, d->fd);
+    case D_POLL:
+        /* Without POLLERR: a Unix socket cannot raise it for netd (README),
+         * so a libnet socket reports the failure as POLLHUP with POLLIN
+         * and POLLOUT. */
+        return readiness(d->fd, POLLERR);
     case P_SEND:
         /* Not after our SHUT_RD: Linux still queues what arrives, libnet
          * has already given the program its end of file (README). */
@@ -581,19 +594,10 @@ static struct outcome udp_call(struct usock *u, int op, int a, int b) {
         o.ret = u->s->bind(u->fd, (struct sockaddr *)&any, sizeof any);
         break;
     }
-    case U_SOERROR: {
-        int v = -7;
-        socklen_t l = sizeof v;
-        o.ret = u->s->getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &v, &l);
-        if (o.ret == 0) o.ret = 1000 + v;
-        break;
-    }
-    case U_POLL: {
-        struct pollfd p = { u->fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0 };
-        o.ret = poll(&p, 1, 0);
-        if (o.ret > 0) o.ret = 100000 + p.revents;
-        break;
-    }
+    case U_SOERROR:
+        return so_error(u->s, u->fd);
+    case U_POLL:
+        return readiness(u->fd, 0);
     case U_PEER_SEND: {
         /* Only to a socket with a port, and one datagram at a time, so
          * waiting for POLLIN means waiting for this one. */
