@@ -141,6 +141,13 @@ pub(crate) struct Socket {
     pub opts: SockOpts,
     pub tcp: TcpSock,
     pub udp: Option<UdpSock>,
+    /// The socket has held a connection: it sent a SYN (SYN-SENT), or was
+    /// born from a listener's queue. Linux 6.18 then refuses `listen()` with
+    /// EINVAL for the rest of the socket's life, whatever ended the
+    /// connection (RST, timeout, AF_UNSPEC); a listener that was shut down
+    /// may listen again. Measured on 6.18.44; kernels before it allowed
+    /// `listen()` once `__inet_stream_connect()` left SS_UNCONNECTED.
+    pub had_connection: bool,
     /// close()d by the application: invisible to it, alive until the protocol is done.
     pub orphan: bool,
     /// A completed connection waiting in this listener's accept queue.
@@ -161,6 +168,7 @@ impl Socket {
             opts: SockOpts::default(),
             tcp: TcpSock::Idle,
             udp: (ty == SockType::Datagram).then(UdpSock::default),
+            had_connection: false,
             orphan: false,
             accept_parent: None,
             scheduled: None,

@@ -621,6 +621,7 @@ impl Stack {
             sock.local = Some(tuple.local);
             sock.opts = opts;
             sock.tcp = TcpSock::Conn(Box::new(tcb));
+            sock.had_connection = true;
             sock.accept_parent = Some(lh);
             self.sockets.insert(child, sock);
             self.established.insert(tuple, child);
@@ -1038,6 +1039,7 @@ impl Stack {
     }
 
     /// listen(); `_now` keeps every socket call's shape (time in, effects out).
+    /// EINVAL for a socket that ever held a connection ([`Socket::had_connection`]).
     pub fn listen(&mut self, _now: Instant, h: SocketHandle, backlog: i32) -> Result<(), Errno> {
         let somaxconn = self.sysctl.somaxconn.max(0) as u32;
         let s = self.sock(h)?;
@@ -1059,6 +1061,9 @@ impl Stack {
                 return Ok(());
             }
             TcpSock::Idle => {}
+        }
+        if s.had_connection {
+            return Err(Errno::EINVAL);
         }
         if s.local.is_none() {
             self.bind(h, wildcard(0))?;
@@ -1201,6 +1206,7 @@ impl Stack {
         ctx.mib.tcp.active_opens += 1;
         let was_bound = bound.is_some();
         s.tcp = TcpSock::Conn(Box::new(tcb));
+        s.had_connection = true;
         s.local = Some(local);
         if !was_bound {
             self.tcp_ports.entry(local.port()).or_default().insert(h);

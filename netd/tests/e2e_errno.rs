@@ -34,6 +34,30 @@ fn compare(tag: &str, mode: &str) {
     }
 }
 
+/// What netd reproduces where kernels differ, checked on this kernel's own
+/// sockets first, so that a new kernel fails here by name: Linux 6.18
+/// (measured on 6.18.44) refuses listen() with EINVAL on a TCP socket that
+/// has held a connection, even a refused one; earlier kernels allowed it.
+/// `libnet_calls_return_what_the_kernel_returns` meets this in seed 1.
+#[test]
+fn the_kernel_refuses_listen_on_a_socket_that_held_a_connection() {
+    let ns = Netns::new("errnokern");
+    let _netd = Netd::start(&ns, &[]);
+    let exe = compile_c("errno_diff", &ns.dir);
+    let out = ns
+        .command(&[exe.to_str().expect("utf-8 path"), "kernel", "26000"])
+        .output()
+        .expect("run errno_diff kernel");
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "kernel {}: {}{}",
+        release.trim(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn libnet_calls_return_what_the_kernel_returns() {
     compare("errno", "calls");

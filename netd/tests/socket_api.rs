@@ -481,15 +481,75 @@ fn disconnect_resets_an_established_connection_and_the_socket_connects_again() {
     assert_eq!(state(&sim, A, c), State::Established);
 }
 
+// Linux 6.18 (measured on 6.18.44, the kernel errno_diff compares with):
+// a TCP socket that has held a connection never listens again. Kernels
+// before it let a refused socket listen once connect() had reported the
+// error; this is what `tests/c/errno_diff.c` cases 102 and 168 of seed 1 meet.
+
 #[test]
-fn a_refused_connect_leaves_a_socket_that_may_listen() {
+fn listen_after_a_refused_connect_is_einval() {
     let mut sim = ideal();
     let c = connect(&mut sim, A, addr_b(9));
     sim.run_for(ms(5));
     let now = sim.now();
     let st = sim.stack(A);
     assert_eq!(st.connect(now, c, addr_b(9)), Err(Errno::ECONNREFUSED));
-    assert_eq!(st.listen(now, c, 16), Ok(()));
+    assert_eq!(st.listen(now, c, 16), Err(Errno::EINVAL));
+    // It is unconnected all the same: bind and a new attempt work.
+    assert_eq!(st.bind(c, addr_a(9100)), Ok(()));
+    assert_eq!(st.listen(now, c, 16), Err(Errno::EINVAL));
+    assert_eq!(st.connect(now, c, addr_b(9)), Err(Errno::EINPROGRESS));
+}
+
+#[test]
+fn listen_after_disconnecting_an_established_connection_is_einval() {
+    let mut sim = ideal();
+    let (c, _, _) = establish(&mut sim);
+    let now = sim.now();
+    let st = sim.stack(A);
+    assert_eq!(st.disconnect(now, c), Ok(Some(Errno::ECONNRESET)));
+    assert_eq!(st.listen(now, c, 16), Err(Errno::EINVAL));
+}
+
+#[test]
+fn an_accepted_socket_never_listens_even_after_a_disconnect() {
+    let mut sim = ideal();
+    let (_, _, srv) = establish(&mut sim);
+    let now = sim.now();
+    let st = sim.stack(B);
+    assert_eq!(st.disconnect(now, srv), Ok(Some(Errno::ECONNRESET)));
+    assert_eq!(st.listen(now, srv, 16), Err(Errno::EINVAL));
+}
+
+#[test]
+fn a_connect_that_sent_no_syn_leaves_a_socket_that_may_listen() {
+    let mut sim = ideal();
+    sim.stack(A)
+        .sysctl
+        .set("net.ipv4.ip_local_port_range", "40000 40000")
+        .unwrap();
+    let _l = listen(&mut sim, B, PORT, 16);
+    let _c1 = connect(&mut sim, A, addr_b(PORT));
+    let now = sim.now();
+    let st = sim.stack(A);
+    let c2 = st.socket(SockType::Stream).unwrap();
+    assert_eq!(st.connect(now, c2, addr_b(PORT)), Err(Errno::EADDRNOTAVAIL));
+    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9200);
+    st.bind(c2, any).unwrap();
+    assert_eq!(st.listen(now, c2, 16), Ok(()));
+}
+
+#[test]
+fn a_listener_shut_down_may_listen_again() {
+    let mut sim = ideal();
+    let l = listen(&mut sim, B, PORT, 16);
+    let _c = connect(&mut sim, A, addr_b(PORT));
+    sim.run_for(ms(5));
+    let now = sim.now();
+    let st = sim.stack(B);
+    st.shutdown(now, l, Shutdown::Read).unwrap();
+    assert_eq!(st.accept(l), Err(Errno::EINVAL));
+    assert_eq!(st.listen(now, l, 16), Ok(()));
 }
 
 #[test]

@@ -12,6 +12,9 @@
  * With "udp", one UDP socket per stack and a UDP peer on the other stack:
  * sendto, send, recv (MSG_PEEK, MSG_TRUNC), connect, AF_UNSPEC, bind and
  * SO_ERROR, between datagrams from the peer, empty to fragmented.
+ * With "kernel" (usage: errno_diff kernel PORT_BASE), kernel sockets only:
+ * checks the behaviours netd reproduces where Linux versions differ, so a
+ * new kernel shows up as a named difference rather than a random mismatch.
  *
  * Each stack has a peer across netd's TUN device: kernel sockets talk to
  * netd's address, libnet sockets to the kernel's. Both peers have a TCP
@@ -653,7 +656,39 @@ static int udp_mode(int cases) {
     return finish(calls, mismatches);
 }
 
+/* --- kernel mode: what netd assumes of the kernel it is compared with --- */
+
+/* Linux 6.18 (measured on 6.18.44): a TCP socket that has held a connection
+ * never listens again, whether connect() was refused or the socket was
+ * disconnected with AF_UNSPEC after that. Earlier kernels let it listen once
+ * __inet_stream_connect() had left it SS_UNCONNECTED. Connects to the
+ * closed port C of netd, which answers with an RST. */
+static int kernel_mode(int C) {
+    struct sockaddr_in closed = sin_of(NETD_ADDR, C);
+    struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+    int differences = 0;
+    for (int disconnect = 0; disconnect < 2; disconnect++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        errno = 0;
+        int r = connect(fd, (struct sockaddr *)&closed, sizeof closed);
+        int cerr = errno;
+        if (disconnect) connect(fd, &unspec, sizeof unspec);
+        errno = 0;
+        int l = listen(fd, 5);
+        int lerr = errno;
+        const char *what = disconnect ? "refused connect, AF_UNSPEC, listen" : "refused connect, listen";
+        int as_modelled = r < 0 && cerr == ECONNREFUSED && l < 0 && lerr == EINVAL;
+        printf("kernel: %s: connect %s, listen %s: %s\n", what, r < 0 ? strerror(cerr) : "0",
+               l < 0 ? strerror(lerr) : "0",
+               as_modelled ? "as netd reproduces (Linux 6.18)" : "DIFFERS from what netd reproduces (Linux 6.18: EINVAL)");
+        differences += !as_modelled;
+        close(fd);
+    }
+    return differences;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "kernel")) return kernel_mode(atoi(argv[2]) + 1);
     int data = argc == 5 && !strcmp(argv[1], "data");
     int udp = argc == 5 && !strcmp(argv[1], "udp");
     if (argc != 4 && !data && !udp) {
