@@ -3,8 +3,8 @@
 //! share a stream with its parent). Replies to `Socket` and `Accept` carry a
 //! descriptor in SCM_RIGHTS.
 
-use netd::codec;
-use netd::proto::{Request, Response, DEFAULT_CONTROL_PATH, PROTOCOL_VERSION};
+use netd_proto::codec;
+use netd_proto::{Request, Response, DEFAULT_CONTROL_PATH, PROTOCOL_VERSION};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use std::io::{ErrorKind, IoSliceMut, Write};
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -19,10 +19,8 @@
 mod control;
 
 use libc::{c_int, c_long, c_void, size_t, sockaddr, socklen_t, ssize_t};
-use netd::proto::{
-    AcceptRecord, Request, Response, SockRef, WireAddr, ACCEPT_RECORD, DGRAM_HEADER,
-};
-use netd::socket::{SockOpt, SockOptName, SockOptValue};
+use netd_proto::sockopt::{SockOpt, SockOptName, SockOptValue};
+use netd_proto::{AcceptRecord, Request, Response, SockRef, WireAddr, ACCEPT_RECORD, DGRAM_HEADER};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::sync::Mutex;

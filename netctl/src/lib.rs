@@ -2,7 +2,7 @@
 //! net-tools (`netstat`) and procps (`sysctl`) byte for byte where the
 //! reference captures say how they look.
 
-use netd::proto::{Counter, SockInfo, TcpInfo, WireAddr};
+use netd_proto::{Counter, SockInfo, TcpInfo, WireAddr};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 

@@ -3,9 +3,9 @@
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use netctl::*;
-use netd::daemon::client::ControlClient;
-use netd::proto::{Counter, Request, Response, SockInfo, DEFAULT_CONTROL_PATH};
-use netd::sysctl_conf::{self, Line};
+use netd_proto::client::ControlClient;
+use netd_proto::sysctl_conf::{self, Line};
+use netd_proto::{Counter, Request, Response, SockInfo, DEFAULT_CONTROL_PATH};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -532,7 +532,7 @@ fn sysctl(cli: &Cli, a: &SysctlArgs) -> ExitCode {
                     eprintln!(
                         "sysctl: cannot open \"{}\": {}",
                         f.display(),
-                        netd::Errno::from_code(e.raw_os_error().unwrap_or(2))
+                        netd_proto::Errno::from_code(e.raw_os_error().unwrap_or(2))
                             .map_or("No such file or directory", |e| e.message())
                     );
                     failed = true;

@@ -2,7 +2,7 @@
 
 use clap::{CommandFactory, Parser};
 use netd::daemon::{self, Options};
-use netd::proto::DEFAULT_CONTROL_PATH;
+use netd_proto::DEFAULT_CONTROL_PATH;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -2,9 +2,9 @@
 //! each test builds and removes its own network namespace).
 
 mod support;
-use netd::codec;
-use netd::daemon::client::{ClientError, ControlClient};
-use netd::proto::{Request, Response, PROTOCOL_VERSION};
+use netd_proto::client::{ClientError, ControlClient};
+use netd_proto::codec;
+use netd_proto::{Request, Response, PROTOCOL_VERSION};
 use nix::sys::signal::Signal;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;

@@ -5,9 +5,9 @@
 //! addresses, and every run is a bounded number of requests.
 
 mod support;
-use netd::codec;
-use netd::proto::{Request, Response, SockRef, WireAddr, PROTOCOL_VERSION};
-use netd::socket::{SockOpt, SockOptName};
+use netd_proto::codec;
+use netd_proto::sockopt::{SockOpt, SockOptName};
+use netd_proto::{Request, Response, SockRef, WireAddr, PROTOCOL_VERSION};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;

@@ -2,10 +2,10 @@
 //! frames from any local program, `sysctl -w` values, and sysctl.conf files.
 //! No input may panic netd, and a refused tunable changes nothing.
 
-use netd::codec::{self, CodecError};
-use netd::proto::{Request, Response, SockRef, WireAddr};
-use netd::sysctl::Sysctl;
-use netd::sysctl_conf::{self, Line};
+use netd_core::sysctl::Sysctl;
+use netd_proto::codec::{self, CodecError};
+use netd_proto::sysctl_conf::{self, Line};
+use netd_proto::{Request, Response, SockRef, WireAddr};
 use proptest::prelude::*;
 
 fn sock_ref() -> impl Strategy<Value = SockRef> {

@@ -1,8 +1,8 @@
 //! Control connections: framing, the version handshake, credentials from
 //! SO_PEERCRED, and one client's trouble never touching another's.
 
-use crate::codec::{self, CodecError};
-use crate::proto::{Request, Response, PROTOCOL_VERSION};
+use netd_proto::codec::{self, CodecError};
+use netd_proto::{Request, Response, PROTOCOL_VERSION};
 use nix::sys::socket::{getsockopt, sendmsg, sockopt::PeerCredentials, ControlMessage, MsgFlags};
 use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -3,21 +3,20 @@
 //! at the stack's next deadline, and a signalfd (SIGTERM/SIGINT stop, SIGHUP
 //! reloads the sysctl files).
 
-pub mod client;
 pub mod control;
 pub mod notify;
 pub mod sockets;
 pub mod tun;
 
-use crate::errno::Errno;
-use crate::proto::{Counter, Request, Response, SockRef};
-use crate::socket::{Shutdown, SockOptName, SockOptValue};
-use crate::stack::{Stack, StackConfig};
-use crate::sysctl::Sysctl;
-use crate::sysctl_conf::{self, Line};
-use crate::tcp::State;
-use crate::time::Instant;
 use control::{Client, ReadOutcome};
+use netd_core::socket::{Shutdown, SockOptName, SockOptValue};
+use netd_core::stack::{Stack, StackConfig};
+use netd_core::sysctl::Sysctl;
+use netd_core::tcp::State;
+use netd_core::time::Instant;
+use netd_proto::sysctl_conf::{self, Line};
+use netd_proto::Errno;
+use netd_proto::{Counter, Request, Response, SockRef};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -111,7 +110,7 @@ struct Daemon {
     /// Blocking connect()s waiting for their handshake: (client, socket).
     waiters: Vec<(u64, SockRef)>,
     /// Stack sockets to pump this turn, reused (see `Stack::take_wakeups`).
-    woken: Vec<crate::socket::SocketHandle>,
+    woken: Vec<netd_core::socket::SocketHandle>,
     /// The last STATUS= sent, and when (at most one a second).
     last_status: (String, std::time::Instant),
     /// When dead endpoints were last checked against /proc/net/unix.
@@ -166,7 +165,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         host: opts.configure.then_some(opts.host_address),
     })?;
     if tun.offloads {
-        stack.set_offloads(crate::ip::Offloads {
+        stack.set_offloads(netd_core::ip::Offloads {
             tso_max: tun::TSO_MAX,
             tx_csum: true,
         });
@@ -822,9 +821,9 @@ impl Daemon {
 
     /// Who holds each libnet socket, found as ss finds it: by scanning
     /// /proc/PID/fd for the socketpair ends' inodes.
-    fn socket_users(&self) -> HashMap<crate::socket::SocketHandle, Vec<(String, i32, i32)>> {
+    fn socket_users(&self) -> HashMap<netd_core::socket::SocketHandle, Vec<(String, i32, i32)>> {
         let inodes = self.endpoints.inodes();
-        let mut users: HashMap<crate::socket::SocketHandle, Vec<(String, i32, i32)>> =
+        let mut users: HashMap<netd_core::socket::SocketHandle, Vec<(String, i32, i32)>> =
             HashMap::new();
         let Ok(procs) = std::fs::read_dir("/proc") else {
             return users;
@@ -913,7 +912,7 @@ impl Daemon {
                 };
                 let mut rows = self.stack.sockets_info(now());
                 for r in rows.iter_mut().filter(|r| r.sk != 0) {
-                    let h = crate::socket::SocketHandle(r.sk as u32);
+                    let h = netd_core::socket::SocketHandle(r.sk as u32);
                     if let Some((uid, ino)) = self.endpoints.owner(h) {
                         r.uid = uid;
                         r.ino = ino;
@@ -945,8 +944,8 @@ impl Daemon {
     }
 }
 
-fn sysctl_error(name: &str, e: crate::sysctl::SysctlError) -> Response {
-    use crate::sysctl::SysctlError;
+fn sysctl_error(name: &str, e: netd_core::sysctl::SysctlError) -> Response {
+    use netd_core::sysctl::SysctlError;
     let message = match e {
         SysctlError::UnknownKey => format!(
             "cannot stat /proc/sys/{}: No such file or directory",

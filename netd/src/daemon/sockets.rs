@@ -12,12 +12,12 @@
 //! off the stack's accept queue. The socket lives while
 //! any descriptor of the program's end does: HUP on netd's end is close().
 
-use crate::errno::Errno;
-use crate::proto::{AcceptRecord, SockRef, ACCEPT_RECORD, DGRAM_HEADER};
-use crate::socket::{Shutdown, SockOptName, SockOptValue, SockType, SocketHandle};
-use crate::stack::Stack;
-use crate::tcp::State;
-use crate::time::Instant;
+use netd_core::socket::{Shutdown, SockOptName, SockOptValue, SockType, SocketHandle};
+use netd_core::stack::Stack;
+use netd_core::tcp::State;
+use netd_core::time::Instant;
+use netd_proto::Errno;
+use netd_proto::{AcceptRecord, SockRef, ACCEPT_RECORD, DGRAM_HEADER};
 use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
 use nix::sys::socket::{self as sk, AddressFamily, MsgFlags, SockFlag};
 use std::collections::HashMap;

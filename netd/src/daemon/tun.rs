@@ -5,7 +5,7 @@
 //! virtio NIC. With `configure`, the kernel side gets the host address and
 //! the link comes up, as `ip addr add` + `ip link set up` would.
 
-use crate::ip::TxPacket;
+use netd_core::ip::TxPacket;
 use std::io::IoSlice;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};

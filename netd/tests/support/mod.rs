@@ -5,8 +5,8 @@
 //! tests fail with a message saying so.
 #![allow(dead_code)]
 
-use netd::daemon::client::ControlClient;
-use netd::proto::{Request, Response};
+use netd_proto::client::ControlClient;
+use netd_proto::{Request, Response};
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};

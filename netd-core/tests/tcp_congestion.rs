@@ -1,0 +1,172 @@
+//! Congestion control: slow start, congestion avoidance, fast retransmit and
+//! NewReno recovery, checked on the wire in virtual time.
+
+mod common;
+use common::*;
+use netd_core::sim::{Link, Sim};
+
+/// cwnd, in segments, at the start of each of 8 RTTs of a greedy transfer
+/// A -> B over a 100 ms RTT, B reading every 5 ms.
+fn cwnd_per_rtt(moderate_rcvbuf: bool) -> Vec<u32> {
+    let mut sim = Sim::pair(Link::ideal().latency(ms(50)));
+    sim.record = false;
+    if !moderate_rcvbuf {
+        sim.stack(B).sysctl.tcp_moderate_rcvbuf = 0;
+    }
+    let (c, _, srv) = establish(&mut sim);
+    let mss = sim.stack(A).tcb(c).unwrap().mss;
+    let data = payload(4_000_000, 1);
+    let mut sent = 0;
+    let mut cwnd_per_rtt = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for _rtt in 0..8 {
+        cwnd_per_rtt.push(sim.stack(A).tcb(c).unwrap().cc.cwnd / mss);
+        for _ in 0..20 {
+            let now = sim.now();
+            while sent < data.len() {
+                match sim.stack(A).send(now, c, &data[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(_) => break,
+                }
+            }
+            sim.run_for(ms(5));
+            let now = sim.now();
+            while let Ok(n) = sim.stack(B).recv(now, srv, &mut buf, false) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    cwnd_per_rtt
+}
+
+#[test]
+fn slow_start_doubles_cwnd_every_rtt() {
+    // Initial window 10 (RFC 6928), doubling each RTT while in slow start;
+    // B's autotuned receive window stays ahead of it.
+    assert_eq!(
+        cwnd_per_rtt(true),
+        [10, 20, 40, 80, 160, 320, 640, 1280],
+        "slow start doubles per RTT"
+    );
+}
+
+#[test]
+fn cwnd_stops_growing_once_the_receive_window_bounds_the_flight() {
+    // B's buffer fixed at 128 KB (90 segments): a cwnd that no longer
+    // limits the flight stops growing (`tcp_is_cwnd_limited()`).
+    let w = cwnd_per_rtt(false);
+    assert_eq!(w[..5], [10, 20, 40, 80, 160], "{w:?}");
+    assert_eq!(w[6], w[7], "{w:?}");
+}
+
+#[test]
+fn congestion_avoidance_adds_one_segment_per_rtt_after_loss() {
+    let mut sim = Sim::pair(Link::ideal().latency(ms(50)));
+    sim.record = false;
+    let (c, _, srv) = establish(&mut sim);
+    // One loss early on sets ssthresh; afterwards growth is linear.
+    let mut dropped = 0;
+    sim.drop_if(move |s| {
+        let hit = s.from == A && s.len > 0 && dropped == 0 && s.seq.0 % 7 == 3;
+        if hit {
+            dropped += 1;
+        }
+        hit
+    });
+    let data = payload(6_000_000, 2);
+    let mut sent = 0;
+    let mut samples = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..40 {
+        let now = sim.now();
+        while sent < data.len() {
+            match sim.stack(A).send(now, c, &data[sent..]) {
+                Ok(n) => sent += n,
+                Err(_) => break,
+            }
+        }
+        let t = sim.stack(A).tcb(c).unwrap();
+        samples.push((t.cc.cwnd / t.mss, t.cc.ssthresh, t.recover.is_some()));
+        sim.run_for(ms(100));
+        let now = sim.now();
+        while let Ok(n) = sim.stack(B).recv(now, srv, &mut buf, false) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let ca: Vec<u32> = samples
+        .iter()
+        .filter(|(cwnd, ss, rec)| *ss != u32::MAX && !rec && *cwnd > 0)
+        .map(|s| s.0)
+        .collect();
+    assert!(ca.len() >= 10, "{samples:?}");
+    let tail = &ca[ca.len() - 8..];
+    for w in tail.windows(2) {
+        assert!(
+            w[1] == w[0] || w[1] == w[0] + 1,
+            "linear growth, +1 MSS per RTT at most: {tail:?}"
+        );
+    }
+    assert!(tail[tail.len() - 1] > tail[0], "it does grow: {tail:?}");
+}
+
+#[test]
+fn fast_retransmit_after_three_duplicate_acks_with_newreno_cwnd() {
+    let mut sim = Sim::pair(Link::ideal().latency(ms(10)));
+    let (c, _, srv) = establish(&mut sim);
+    let mss = sim.stack(A).tcb(c).unwrap().mss;
+    // Lose exactly one data segment: the 3rd of the first flight.
+    let mut n = 0;
+    sim.drop_if(move |s| {
+        if s.from == A && s.len > 0 {
+            n += 1;
+            return n == 3;
+        }
+        false
+    });
+    let data = payload(10 * mss as usize, 3);
+    let now = sim.now();
+    assert_eq!(sim.stack(A).send(now, c, &data), Ok(data.len()));
+    let flight = sim.stack(A).tcb(c).unwrap().flight();
+    assert_eq!(
+        flight,
+        10 * mss,
+        "initial window of 10 segments all in flight"
+    );
+    // Run until the fast retransmit happens.
+    let ok = sim.run_until(secs(1), |s| s.stack(A).mib.tcp_ext.tcp_fast_retrans > 0);
+    assert!(ok, "fast retransmit");
+    let t = sim.stack(A).tcb(c).unwrap();
+    // Segments 1-2 were acknowledged before the dupacks, so FlightSize is 8 MSS.
+    // RFC 6582: ssthresh = max(FlightSize/2, 2 MSS) = 4 MSS; cwnd = ssthresh + 3 MSS.
+    assert_eq!(t.cc.ssthresh, 4 * mss);
+    assert_eq!(t.cc.cwnd, 7 * mss);
+    assert!(t.recover.is_some());
+    let segs = sim.segments();
+    let dupacks: Vec<_> = segs
+        .iter()
+        .filter(|s| s.from == B && s.options.sack_count > 0)
+        .collect();
+    assert!(dupacks.len() >= 3, "duplicate ACKs carrying SACK blocks");
+    let lost_seq = dupacks[0].ack;
+    let resent = segs
+        .iter()
+        .filter(|s| s.from == A && s.seq == lost_seq && s.len > 0)
+        .nth(1)
+        .unwrap();
+    // Resent as soon as the third duplicate ACK arrived: one link latency later, far below the RTO.
+    assert_eq!(resent.at - dupacks[2].at, ms(10));
+    assert_eq!(sim.stack(A).mib.tcp_ext.tcp_timeouts, 0);
+    sim.run_for(secs(1));
+    let t = sim.stack(A).tcb(c).unwrap();
+    assert!(t.recover.is_none(), "full ACK ended recovery");
+    assert_eq!(t.cc.cwnd, 4 * mss, "deflated to ssthresh");
+    let mut buf = vec![0u8; data.len() + 1];
+    let now = sim.now();
+    let got = sim.stack(B).recv(now, srv, &mut buf, false).unwrap();
+    assert!(got == data.len() && buf[..got] == data[..]);
+    assert_eq!(sim.stack(A).mib.tcp_ext.tcp_reno_recovery, 1);
+}
