@@ -3,11 +3,11 @@
 //! and corrupt packets and be unplugged, all from one seed, so every run of
 //! a test sees exactly the same packets at exactly the same instants.
 
-use crate::socket::SocketHandle;
+use crate::sock::SocketHandle;
 use crate::stack::{Stack, StackConfig};
-use crate::tcp::seq::SeqNum;
 use crate::time::Instant;
 use crate::wire::ipv4::{Ipv4Repr, PROTO_TCP};
+use crate::wire::seq::SeqNum;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use core::cmp::Reverse;
 use core::time::Duration;

@@ -33,7 +33,7 @@ fn four_way_close_with_every_state_and_seq_ack() {
         local: tuple.remote,
         remote: tuple.local,
     };
-    assert_eq!(sim.stack(A).tcb(c).unwrap().state, State::FinWait1);
+    assert_eq!(state(&sim, A, c), State::FinWait1);
     sim.run_for(ms(1));
     assert_eq!(state(&sim, B, srv), State::CloseWait);
     sim.run_for(ms(100));
@@ -45,7 +45,7 @@ fn four_way_close_with_every_state_and_seq_ack() {
     let now = sim.now();
     assert_eq!(recv_all(&mut sim, B, srv), Ok(vec![]), "EOF");
     sim.stack(B).close(now, srv).unwrap();
-    assert_eq!(sim.stack(B).tcb(srv).unwrap().state, State::LastAck);
+    assert_eq!(state(&sim, B, srv), State::LastAck);
     sim.run_for(ms(1));
     assert_eq!(
         sim.stack(A).timewait(&client_tuple).map(|t| t.substate),
@@ -248,7 +248,7 @@ fn lost_last_ack_fin_retransmitted_from_last_ack_and_reacked_from_time_wait() {
     let now = sim.now();
     sim.stack(B).close(now, srv).unwrap();
     sim.run_for(ms(100));
-    assert_eq!(sim.stack(B).tcb(srv).unwrap().state, State::LastAck);
+    assert_eq!(state(&sim, B, srv), State::LastAck);
     sim.run_for(secs(2));
     assert!(
         sim.stack(B).tcb(srv).is_none(),
@@ -277,7 +277,7 @@ fn lost_last_ack_fin_retransmitted_from_last_ack_and_reacked_from_time_wait() {
         "still there 60 s after the second FIN"
     );
     // Buckets expire at the end of their TW_SLOT.
-    sim.run_for(netd_core::stack::TW_SLOT + ms(5));
+    sim.run_for(netd_core::tcp::timewait::TW_SLOT + ms(5));
     assert_eq!(sim.stack(A).timewait_count(), 0);
 }
 

@@ -107,7 +107,7 @@ fn syn_at_a_last_ack_socket_gets_a_challenge_and_the_syn_sent_side_resets_it() {
     let now = sim.now();
     sim.stack(B).close(now, srv).unwrap();
     sim.run_for(ms(5));
-    assert_eq!(sim.stack(B).tcb(srv).unwrap().state, State::LastAck);
+    assert_eq!(state(&sim, B, srv), State::LastAck);
     sim.clear_drop();
     sim.reboot(A);
     sim.clear_trace();

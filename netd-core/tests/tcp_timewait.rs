@@ -216,7 +216,7 @@ fn time_wait_buckets_expire_together_at_the_end_of_their_slot() {
         .map(|t| sim.stack(A).timewait(t).unwrap().deadline)
         .collect();
     let (first, last) = (deadlines[0], deadlines[3]);
-    let slot = netd_core::stack::TW_SLOT;
+    let slot = netd_core::tcp::timewait::TW_SLOT;
     assert!(last - first < slot);
     // Past the first bucket's exact deadline, before its slot ends.
     sim.run_for(first - sim.now() + ms(1));

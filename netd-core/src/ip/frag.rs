@@ -5,12 +5,13 @@
 
 use crate::mib::IpMib;
 use crate::time::Instant;
+use crate::timer::DeadlineSet;
 use crate::wire::ipv4::Ipv4Repr;
 use core::time::Duration;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct FragKey {
     src: Ipv4Addr,
     dst: Ipv4Addr,
@@ -24,7 +25,6 @@ struct FragQueue {
     frags: Vec<(usize, Vec<u8>)>,
     /// Known once the last fragment (MF clear) arrived.
     total: Option<usize>,
-    deadline: Instant,
     /// Header and first 8 bytes of the offset-0 fragment, for ICMP Time Exceeded.
     first: Option<Vec<u8>>,
     bytes: usize,
@@ -46,6 +46,8 @@ pub struct FragLimits {
 #[derive(Debug, Default)]
 pub struct Reassembly {
     queues: HashMap<FragKey, FragQueue>,
+    /// Each queue's `ipfrag_time` deadline, set when its first fragment came.
+    timers: DeadlineSet<FragKey>,
     mem: usize,
 }
 
@@ -56,14 +58,19 @@ impl Reassembly {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.queues.values().map(|q| q.deadline).min()
+        self.timers.next_deadline()
+    }
+
+    fn remove(&mut self, key: &FragKey) -> Option<FragQueue> {
+        let q = self.queues.remove(key)?;
+        self.timers.remove(*key);
+        self.mem -= q.bytes;
+        Some(q)
     }
 
     fn kill(&mut self, key: &FragKey, mib: &mut IpMib) {
         mib.reasm_fails += 1;
-        if let Some(q) = self.queues.remove(key) {
-            self.mem -= q.bytes;
-        }
+        self.remove(key);
     }
 
     /// Add one fragment; returns the whole payload once every byte is there.
@@ -94,10 +101,12 @@ impl Reassembly {
             mib.reasm_fails += 1;
             return None;
         }
+        if !self.queues.contains_key(&key) {
+            self.timers.set(key, Some(now + limits.timeout));
+        }
         let q = self.queues.entry(key).or_insert_with(|| FragQueue {
             frags: Vec::new(),
             total: None,
-            deadline: now + limits.timeout,
             first: None,
             bytes: 0,
         });
@@ -144,8 +153,7 @@ impl Reassembly {
         if expect != total {
             return None;
         }
-        let q = self.queues.remove(&key)?;
-        self.mem -= q.bytes;
+        let q = self.remove(&key)?;
         let mut whole = Vec::with_capacity(total);
         for (_, d) in q.frags {
             whole.extend_from_slice(&d);
@@ -156,16 +164,9 @@ impl Reassembly {
 
     /// Drop queues older than `ipfrag_time` (ReasmTimeout and ReasmFails, as `ip_expire()`).
     pub fn expire(&mut self, now: Instant, mib: &mut IpMib) -> Vec<Expired> {
-        let dead: Vec<FragKey> = self
-            .queues
-            .iter()
-            .filter(|(_, q)| q.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
         let mut out = Vec::new();
-        for key in dead {
-            if let Some(q) = self.queues.remove(&key) {
-                self.mem -= q.bytes;
+        while let Some(key) = self.timers.pop_due(now) {
+            if let Some(q) = self.remove(&key) {
                 mib.reasm_timeout += 1;
                 mib.reasm_fails += 1;
                 out.push(Expired {

@@ -4,7 +4,7 @@
 
 use super::output::reset_for;
 use super::tcb::{Negotiated, Tcb, ATO_MIN, DEFAULT_MSS, DELACK_MAX, MAX_QUICKACKS, MIN_MSS};
-use super::{ts_now, Ctx, SeqNum, State};
+use super::{ts_now, ConnState, Ctx, SeqNum};
 use crate::mib::Mib;
 use crate::wire::tcp::{TcpOptions, TcpRepr};
 use core::time::Duration;
@@ -36,8 +36,8 @@ impl Tcb {
     pub fn on_segment(&mut self, ctx: &mut Ctx, seg: &TcpRepr) {
         self.segs_in += 1;
         match self.state {
-            State::SynSent => self.rcv_synsent(ctx, seg),
-            State::Closed | State::Listen | State::TimeWait => {}
+            ConnState::SynSent => self.rcv_synsent(ctx, seg),
+            ConnState::Closed | ConnState::TimeWait => {}
             _ => self.rcv_synchronized(ctx, seg),
         }
     }
@@ -45,8 +45,8 @@ impl Tcb {
     /// Leave for CLOSED, counting as `tcp_set_state(TCP_CLOSE)` does.
     pub fn close_counted(&mut self, mib: &mut Mib) {
         match self.state {
-            State::Established | State::CloseWait => mib.tcp.estab_resets += 1,
-            State::SynSent | State::SynRcvd => mib.tcp.attempt_fails += 1,
+            ConnState::Established | ConnState::CloseWait => mib.tcp.estab_resets += 1,
+            ConnState::SynSent | ConnState::SynRcvd => mib.tcp.attempt_fails += 1,
             _ => {}
         }
         self.done();
@@ -55,8 +55,8 @@ impl Tcb {
     /// The peer reset the connection (`tcp_reset()`): the error depends on the state.
     fn on_reset(&mut self, ctx: &mut Ctx) {
         let err = match self.state {
-            State::SynSent | State::SynRcvd => Errno::ECONNREFUSED,
-            State::CloseWait => Errno::EPIPE,
+            ConnState::SynSent | ConnState::SynRcvd => Errno::ECONNREFUSED,
+            ConnState::CloseWait => Errno::EPIPE,
             _ => Errno::ECONNRESET,
         };
         self.close_counted(ctx.mib);
@@ -100,7 +100,7 @@ impl Tcb {
         self.snd_wl2 = seg.ack;
         if seg.flags.ack() {
             self.ack_synack(ctx, seg);
-            self.state = State::Established;
+            self.state = ConnState::Established;
             self.arm_keepalive(ctx.now, ctx.sysctl);
             self.ack.lrcvtime = ctx.now;
             self.send_ack(ctx);
@@ -112,7 +112,7 @@ impl Tcb {
         } else {
             // Simultaneous open: answer with SYN-ACK from the same ISS; the
             // SYN's transmission record is replaced, not counted as a retransmit.
-            self.state = State::SynRcvd;
+            self.state = ConnState::SynRcvd;
             self.sent.clear();
             self.snd_max = self.iss;
             self.snd_nxt = self.iss;
@@ -254,7 +254,7 @@ impl Tcb {
         if seg.flags.syn() {
             // Linux lets the peer's SYN-ACK through in SYN-RECV after a
             // simultaneous open; any other SYN gets a challenge (RFC 5961 §4.2).
-            let simopen = self.state == State::SynRcvd
+            let simopen = self.state == ConnState::SynRcvd
                 && seg.flags.ack()
                 && seg.seq + 1 == self.rcv_nxt
                 && seg.ack == self.snd_nxt;
@@ -267,10 +267,10 @@ impl Tcb {
         if !seg.flags.ack() {
             return;
         }
-        if self.state == State::SynRcvd {
+        if self.state == ConnState::SynRcvd {
             if seg.ack.after(self.snd_una) && seg.ack.before_eq(self.snd_nxt) {
                 self.ack_synack(ctx, seg);
-                self.state = State::Established;
+                self.state = ConnState::Established;
                 self.arm_keepalive(ctx.now, ctx.sysctl);
                 self.snd_wnd = if seg.flags.syn() {
                     u32::from(seg.window)
@@ -289,19 +289,19 @@ impl Tcb {
             return;
         }
         match self.state {
-            State::FinWait1 if self.fin_acked() => self.state = State::FinWait2,
-            State::Closing if self.fin_acked() => {
-                self.state = State::TimeWait;
+            ConnState::FinWait1 if self.fin_acked() => self.state = ConnState::FinWait2,
+            ConnState::Closing if self.fin_acked() => {
+                self.state = ConnState::TimeWait;
                 return;
             }
-            State::LastAck if self.fin_acked() => {
+            ConnState::LastAck if self.fin_acked() => {
                 self.done();
                 return;
             }
             _ => {}
         }
         self.process_data(ctx, seg);
-        if self.is_closed() || self.state == State::TimeWait {
+        if self.is_closed() || self.state == ConnState::TimeWait {
             return;
         }
         self.transmit(ctx);
@@ -535,7 +535,7 @@ impl Tcb {
         let mut seq = seg.seq;
         if !matches!(
             self.state,
-            State::Established | State::FinWait1 | State::FinWait2
+            ConnState::Established | ConnState::FinWait1 | ConnState::FinWait2
         ) {
             // The peer's FIN is already in: anything more is a retransmission.
             ctx.mib.tcp_ext.delayed_ack_lost += 1;
@@ -544,7 +544,7 @@ impl Tcb {
         }
         // Data after close(): nobody will read it, so reset (RFC 2525 §2.17,
         // Linux tcp_rcv_state_process() for FIN-WAIT-1/2 with RCV_SHUTDOWN).
-        let closing = matches!(self.state, State::FinWait1 | State::FinWait2);
+        let closing = matches!(self.state, ConnState::FinWait1 | ConnState::FinWait2);
         if closing
             && self.rcv_shutdown
             && !data.is_empty()
@@ -672,19 +672,19 @@ impl Tcb {
         self.ooo_fin = None;
         self.ack.pending = true;
         match self.state {
-            State::Established => {
-                self.state = State::CloseWait;
+            ConnState::Established => {
+                self.state = ConnState::CloseWait;
                 // Linux enters pingpong here, so the ACK of the FIN waits to
                 // ride on the application's own FIN if it closes at once.
                 self.ack.pingpong = true;
             }
-            State::FinWait1 => {
+            ConnState::FinWait1 => {
                 self.send_ack(ctx);
-                self.state = State::Closing;
+                self.state = ConnState::Closing;
             }
-            State::FinWait2 => {
+            ConnState::FinWait2 => {
                 self.send_ack(ctx);
-                self.state = State::TimeWait;
+                self.state = ConnState::TimeWait;
             }
             _ => {}
         }

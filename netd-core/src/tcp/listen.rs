@@ -5,12 +5,13 @@
 
 use super::input::negotiate;
 use super::tcb::{Negotiated, Tcb};
-use super::{ts_now, Ctx, FourTuple, SeqNum, State};
-use crate::socket::{SockOpts, SocketHandle};
+use super::{ts_now, ConnState, Ctx, FourTuple, SeqNum};
+use crate::sock::{SockOpts, SocketHandle};
 use crate::time::Instant;
+use crate::timer::DeadlineSet;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 use core::time::Duration;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddrV4;
 
 /// A half-open connection (`struct tcp_request_sock`): what the SYN told us,
@@ -33,9 +34,6 @@ pub struct RequestSock {
     pub acked: bool,
     /// Rebuilt from a SYN cookie: no RTT sample from the handshake.
     pub cookie: bool,
-    /// Its entry in the listener's timer set (0: none), so the entry goes
-    /// when the request does.
-    pub timer_key: u64,
 }
 
 /// What the stack must do after a segment reached a listener.
@@ -51,9 +49,8 @@ pub struct Listener {
     /// `sk_max_ack_backlog`: the listen() backlog after the somaxconn clamp.
     pub backlog: u32,
     pub syn_queue: HashMap<FourTuple, RequestSock>,
-    timers: BTreeSet<(Instant, u64)>,
-    timer_keys: HashMap<u64, FourTuple>,
-    next_key: u64,
+    /// Each queued request's SYN-ACK retransmission (its `deadline`).
+    timers: DeadlineSet<FourTuple>,
     pub accept_queue: VecDeque<SocketHandle>,
     /// Options children inherit (Linux copies the listener's socket).
     pub opts: SockOpts,
@@ -76,9 +73,7 @@ impl Listener {
             local,
             backlog,
             syn_queue: HashMap::new(),
-            timers: BTreeSet::new(),
-            timer_keys: HashMap::new(),
-            next_key: 0,
+            timers: DeadlineSet::default(),
             accept_queue: VecDeque::new(),
             opts,
             last_overflow: None,
@@ -96,26 +91,15 @@ impl Listener {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|(t, _)| *t)
+        self.timers.next_deadline()
     }
 
-    fn arm(&mut self, tuple: FourTuple, at: Instant) -> u64 {
-        self.next_key += 1;
-        self.timers.insert((at, self.next_key));
-        self.timer_keys.insert(self.next_key, tuple);
-        self.next_key
-    }
-
-    /// Take a request off the SYN queue together with its timer entry: a
-    /// stale entry would keep `next_deadline` (and the daemon's timer) at a
-    /// SYN-ACK retransmission that will never happen.
+    /// Take a request off the SYN queue together with its timer: a stale
+    /// one would keep `next_deadline` (and the daemon's timer) at a SYN-ACK
+    /// retransmission that will never happen.
     fn unqueue(&mut self, tuple: &FourTuple) -> Option<RequestSock> {
-        let req = self.syn_queue.remove(tuple)?;
-        if req.timer_key != 0 {
-            self.timers.remove(&(req.deadline, req.timer_key));
-            self.timer_keys.remove(&req.timer_key);
-        }
-        Some(req)
+        self.timers.remove(*tuple);
+        self.syn_queue.remove(tuple)
     }
 
     fn send_synack(ctx: &mut Ctx, req: &RequestSock) {
@@ -235,7 +219,6 @@ impl Listener {
                 first_sent: ctx.now,
                 acked: false,
                 cookie: true,
-                timer_key: 0,
             };
             ctx.mib.tcp_ext.syncookies_sent += 1;
             Self::send_synack(ctx, &req);
@@ -260,12 +243,10 @@ impl Listener {
             first_sent: ctx.now,
             acked: false,
             cookie: false,
-            timer_key: 0,
         };
         Self::send_synack(ctx, &req);
-        let timer_key = self.arm(tuple, req.deadline);
-        self.syn_queue
-            .insert(tuple, RequestSock { timer_key, ..req });
+        self.timers.set(tuple, Some(req.deadline));
+        self.syn_queue.insert(tuple, req);
     }
 
     /// An ACK with no request behind it: a returning SYN cookie?
@@ -330,7 +311,6 @@ impl Listener {
             first_sent: ctx.now,
             acked: false,
             cookie: true,
-            timer_key: 0,
         })
     }
 
@@ -408,20 +388,10 @@ impl Listener {
             0 => ctx.sysctl.tcp_synack_retries.clamp(0, 255) as u32,
             n => u32::from(n),
         };
-        while let Some(&(at, key)) = self.timers.first() {
-            if at > ctx.now {
-                break;
-            }
-            self.timers.pop_first();
-            let Some(tuple) = self.timer_keys.remove(&key) else {
-                continue;
-            };
+        while let Some(tuple) = self.timers.pop_due(ctx.now) {
             let Some(req) = self.syn_queue.get_mut(&tuple) else {
                 continue;
             };
-            if req.deadline != at {
-                continue;
-            }
             ctx.mib.tcp_ext.tcp_timeouts += 1;
             if req.num_timeout >= retries {
                 self.unqueue(&tuple);
@@ -431,12 +401,9 @@ impl Listener {
             ctx.mib.tcp_ext.tcp_syn_retrans += 1;
             Self::send_synack(ctx, req);
             req.num_timeout += 1;
-            req.deadline = at + synack_timeout(req.num_timeout);
+            req.deadline += synack_timeout(req.num_timeout);
             let next = req.deadline;
-            let key = self.arm(tuple, next);
-            if let Some(req) = self.syn_queue.get_mut(&tuple) {
-                req.timer_key = key;
-            }
+            self.timers.set(tuple, Some(next));
         }
     }
 }
@@ -446,7 +413,7 @@ impl Tcb {
     /// ESTABLISHED, as `ack` (the final ACK) left it.
     pub fn from_request(ctx: &Ctx, req: &RequestSock, ack: &TcpRepr, opts: SockOpts) -> Tcb {
         let mut tcb = Tcb::new(ctx, req.tuple, opts, ctx.tx.mtu);
-        tcb.state = State::Established;
+        tcb.state = ConnState::Established;
         tcb.iss = req.iss;
         tcb.snd_una = req.iss + 1;
         tcb.snd_nxt = req.iss + 1;

@@ -1,33 +1,43 @@
-//! TCP, split by concern as Linux splits it: segment arrival (`input`), what
-//! to send (`output`), timers (`timer`), the listen path (`listen`), TIME-WAIT
-//! minisockets (`timewait`), RTT/RTO (`rtt`), congestion control (`congestion`)
-//! and receive-buffer autotuning (`autotune`).
+//! TCP, split by concern as Linux splits it: the tables and the
+//! bookkeeping after every event (`table`), demultiplexing, connect, bind
+//! and listen (`ipv4`, as `tcp_ipv4.c` and `inet_connection_sock.c`), what
+//! the socket calls do to a connection (`sock`, as `tcp.c`), segment
+//! arrival (`input`), what to send (`output`), timers (`timer`), the listen
+//! path (`listen`), TIME-WAIT minisockets (`timewait`), RTT/RTO (`rtt`),
+//! congestion control (`congestion`), receive-buffer autotuning
+//! (`autotune`), SYN cookies (`syncookie`) and `ss`'s view (`diag`).
 
 pub mod autotune;
 pub mod congestion;
+pub mod diag;
 pub mod input;
+pub mod ipv4;
 pub mod listen;
 pub mod output;
 pub mod rtt;
-pub mod seq;
+pub mod sock;
 pub mod syncookie;
+pub mod table;
 pub mod tcb;
 pub mod timer;
 pub mod timewait;
 
 use crate::ip::Tx;
 use crate::mib::Mib;
+use crate::net::Net;
 use crate::sysctl::Sysctl;
 use crate::time::Instant;
 use siphasher::sip::SipHasher24;
 use std::hash::Hasher;
 use std::net::SocketAddrV4;
 
-pub use seq::SeqNum;
+pub use crate::wire::seq::SeqNum;
+pub use table::TcpTables;
 pub use tcb::Tcb;
 
-/// Connection states with Linux's numbering (`include/net/tcp_states.h`), which
-/// `ss`, `/proc/net/tcp` and `tcp_info.tcpi_state` use.
+/// A TCP socket's state with Linux's numbering (`include/net/tcp_states.h`),
+/// as `ss`, `/proc/net/tcp` and `tcp_info.tcpi_state` report it: a
+/// connection's [`ConnState`], or LISTEN for a listener.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
     Established = 1,
@@ -60,13 +70,50 @@ impl State {
             State::Closing => "CLOSING",
         }
     }
+}
 
+/// The state of a connection (a [`Tcb`] or a TIME-WAIT bucket): RFC 9293
+/// §3.3.2's states less LISTEN, which only a listener is in, so no control
+/// block can be in it. The numbers are [`State`]'s; the two types do not
+/// compare, so a test for LISTEN on a control block cannot be written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnState {
+    Established = 1,
+    SynSent = 2,
+    SynRcvd = 3,
+    FinWait1 = 4,
+    FinWait2 = 5,
+    TimeWait = 6,
+    Closed = 7,
+    CloseWait = 8,
+    LastAck = 9,
+    Closing = 11,
+}
+
+impl ConnState {
     /// RFC 9293's "synchronized" states: a connection exists in both directions.
     pub fn is_synchronized(self) -> bool {
         !matches!(
             self,
-            State::Closed | State::Listen | State::SynSent | State::SynRcvd
+            ConnState::Closed | ConnState::SynSent | ConnState::SynRcvd
         )
+    }
+}
+
+impl From<ConnState> for State {
+    fn from(s: ConnState) -> State {
+        match s {
+            ConnState::Established => State::Established,
+            ConnState::SynSent => State::SynSent,
+            ConnState::SynRcvd => State::SynRcvd,
+            ConnState::FinWait1 => State::FinWait1,
+            ConnState::FinWait2 => State::FinWait2,
+            ConnState::TimeWait => State::TimeWait,
+            ConnState::Closed => State::Closed,
+            ConnState::CloseWait => State::CloseWait,
+            ConnState::LastAck => State::LastAck,
+            ConnState::Closing => State::Closing,
+        }
     }
 }
 
@@ -85,6 +132,25 @@ pub struct Ctx<'a> {
     pub tx: &'a mut Tx,
     pub secrets: &'a Secrets,
     pub challenge: &'a mut ChallengeLimiter,
+}
+
+impl<'a> Ctx<'a> {
+    /// A TCP context from the stack's view and TCP's own secrets and
+    /// challenge-ACK budget.
+    pub fn new(
+        net: &'a mut Net<'_>,
+        secrets: &'a Secrets,
+        challenge: &'a mut ChallengeLimiter,
+    ) -> Ctx<'a> {
+        Ctx {
+            now: net.now,
+            sysctl: net.sysctl,
+            mib: &mut *net.mib,
+            tx: &mut net.host.tx,
+            secrets,
+            challenge,
+        }
+    }
 }
 
 /// The per-namespace RFC 5961 challenge-ACK budget (`tcp_challenge_ack_limit`):

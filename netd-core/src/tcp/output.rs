@@ -2,7 +2,7 @@
 //! the transmit loop with Nagle and sender-side SWS avoidance, ACKs and resets.
 
 use super::tcb::Tcb;
-use super::{ts_now, Ctx, FourTuple, SeqNum, State};
+use super::{ts_now, ConnState, Ctx, FourTuple, SeqNum};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
 impl Ctx<'_> {
@@ -113,7 +113,7 @@ impl Tcb {
         let mut o = TcpOptions::default();
         if syn {
             o.mss = Some(self.adv_mss);
-            let active = self.state == State::SynSent;
+            let active = self.state == ConnState::SynSent;
             if (active && ctx.sysctl.tcp_window_scaling != 0) || self.neg.wscale_ok {
                 o.wscale = Some(self.neg.rcv_wscale);
             }
@@ -264,7 +264,7 @@ impl Tcb {
 
     /// Send our SYN (SYN-SENT) or SYN-ACK (simultaneous open) at `iss`.
     pub fn send_syn(&mut self, ctx: &mut Ctx) {
-        let flags = if self.state == State::SynSent {
+        let flags = if self.state == ConnState::SynSent {
             TcpFlags::SYN
         } else {
             TcpFlags::SYN | TcpFlags::ACK
@@ -330,11 +330,11 @@ impl Tcb {
     /// Resend the segment at `snd_una` (fast retransmit, RTO, partial ACK).
     pub fn retransmit_head(&mut self, ctx: &mut Ctx) {
         match self.state {
-            State::SynSent | State::SynRcvd => {
+            ConnState::SynSent | ConnState::SynRcvd => {
                 self.send_syn(ctx);
                 return;
             }
-            State::Closed | State::Listen | State::TimeWait => return,
+            ConnState::Closed | ConnState::TimeWait => return,
             _ => {}
         }
         let seq = self.snd_una;
@@ -362,11 +362,11 @@ impl Tcb {
     pub fn transmit(&mut self, ctx: &mut Ctx) -> bool {
         if !matches!(
             self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
+            ConnState::Established
+                | ConnState::CloseWait
+                | ConnState::FinWait1
+                | ConnState::Closing
+                | ConnState::LastAck
         ) {
             return false;
         }

@@ -3,8 +3,8 @@
 
 use super::congestion::Reno;
 use super::rtt::RttEstimator;
-use super::{Ctx, FourTuple, SeqNum, State};
-use crate::socket::SockOpts;
+use super::{ConnState, Ctx, FourTuple, SeqNum};
+use crate::sock::SockOpts;
 use crate::time::Instant;
 use core::time::Duration;
 use netd_proto::Errno;
@@ -68,7 +68,7 @@ pub struct Negotiated {
 
 #[derive(Debug)]
 pub struct Tcb {
-    pub state: State,
+    pub state: ConnState,
     pub tuple: FourTuple,
     pub opts: SockOpts,
     /// Closed by the application; lives on until the handshake finishes.
@@ -192,7 +192,7 @@ impl Tcb {
             .unwrap_or(ctx.sysctl.tcp_wmem[1].max(1) as usize);
         let iss = ctx.secrets.isn(&tuple, now);
         Tcb {
-            state: State::Closed,
+            state: ConnState::Closed,
             tuple,
             opts,
             orphan: false,
@@ -385,12 +385,12 @@ impl Tcb {
 
     /// The connection is gone and only the application's handle may remain.
     pub fn is_closed(&self) -> bool {
-        self.state == State::Closed
+        self.state == ConnState::Closed
     }
 
     /// Move to CLOSED, dropping timers and unsent data (`tcp_done()`).
     pub fn done(&mut self) {
-        self.state = State::Closed;
+        self.state = ConnState::Closed;
         self.rtx_deadline = None;
         self.ack.deadline = None;
         self.ack.pending = false;

@@ -3,7 +3,7 @@
 
 use super::rtt::{model_timeout, RTO_INIT, RTO_MAX, RTO_MIN};
 use super::tcb::{Tcb, ATO_MIN};
-use super::{Ctx, State};
+use super::{ConnState, Ctx};
 use crate::sysctl::Sysctl;
 use crate::time::Instant;
 use core::time::Duration;
@@ -82,7 +82,10 @@ impl Tcb {
     /// ETIMEDOUT after `probes` unanswered probes (or TCP_USER_TIMEOUT).
     fn keepalive_timer(&mut self, ctx: &mut Ctx) {
         self.keepalive_deadline = None;
-        if !self.opts.keepalive || !self.state.is_synchronized() || self.state == State::TimeWait {
+        if !self.opts.keepalive
+            || !self.state.is_synchronized()
+            || self.state == ConnState::TimeWait
+        {
             return;
         }
         let time = self.keepalive_time(ctx.sysctl);
@@ -119,7 +122,7 @@ impl Tcb {
     /// `tcp_delack_timer_handler()`: the ACK waited long enough.
     fn delack_timer(&mut self, ctx: &mut Ctx) {
         self.ack.deadline = None;
-        if !self.ack.pending || !self.state.is_synchronized() && self.state != State::SynRcvd {
+        if !self.ack.pending || !self.state.is_synchronized() && self.state != ConnState::SynRcvd {
             return;
         }
         if !self.ack.pingpong {
@@ -141,14 +144,14 @@ impl Tcb {
     fn write_timeout(&mut self, ctx: &mut Ctx) -> bool {
         let sysctl = ctx.sysctl;
         let expired = match self.state {
-            State::SynSent | State::SynRcvd => {
+            ConnState::SynSent | ConnState::SynRcvd => {
                 let retries = if self.opts.syncnt > 0 {
                     u32::from(self.opts.syncnt)
                 } else {
                     sysctl.tcp_syn_retries.clamp(1, 127) as u32
                 };
                 let mut max = retries;
-                if self.state == State::SynSent {
+                if self.state == ConnState::SynSent {
                     max += sysctl.tcp_syn_linear_timeouts.clamp(0, 127) as u32;
                 }
                 let elapsed = ctx.now.saturating_since(self.syn_stamp);
@@ -195,13 +198,13 @@ impl Tcb {
         }
         ctx.mib.tcp_ext.tcp_timeouts += 1;
         match self.state {
-            State::SynSent | State::SynRcvd => {
+            ConnState::SynSent | ConnState::SynRcvd => {
                 ctx.mib.tcp_ext.tcp_syn_retrans += 1;
                 self.retransmit_head(ctx);
                 self.retransmits += 1;
                 // tcp_syn_linear_timeouts: the first SYN retransmissions keep a 1 s RTO.
                 let linear = ctx.sysctl.tcp_syn_linear_timeouts.clamp(0, 127) as u32;
-                if !(self.state == State::SynSent && self.retransmits <= linear) {
+                if !(self.state == ConnState::SynSent && self.retransmits <= linear) {
                     self.backoff += 1;
                 }
             }

@@ -1,7 +1,7 @@
 //! TCP header and options (RFC 9293 §3.1, RFC 7323, RFC 2018, RFC 7413).
 
+use super::seq::SeqNum;
 use super::{be16, be32, checksum, ipv4::PROTO_TCP, Result, WireError};
-use crate::tcp::seq::SeqNum;
 use core::fmt;
 use std::net::Ipv4Addr;
 

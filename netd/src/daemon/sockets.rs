@@ -201,14 +201,10 @@ impl Endpoints {
         // No EPOLL_CTL_DEL: netd's end is never duplicated, so closing it
         // (when `ep` drops) takes it out of the epoll set.
         // Bytes still queued in the stack count as unread too (`tcp_close()`);
-        // the socketpair's ECONNRESET was read at HUP (`on_event`).
-        let unread = ep.unread_at_close;
-        if ep.stream
-            && unread
-            && !stack
-                .tcb(ep.handle)
-                .is_some_and(|t| t.state == State::Listen)
-        {
+        // the socketpair's ECONNRESET was read at HUP (`on_event`). A
+        // listener's unread bytes are accept records: it stops listening
+        // and resets its queue either way.
+        if ep.stream && ep.unread_at_close {
             let _ = stack.abort(now, ep.handle);
         } else {
             let _ = stack.close(now, ep.handle);
