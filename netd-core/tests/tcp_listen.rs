@@ -5,7 +5,7 @@ use common::*;
 use netd_core::sim::{Link, Sim, HOST_B};
 use netd_core::tcp::{SeqNum, State};
 use netd_core::wire::tcp::{TcpFlags, TcpOptions};
-use netd_core::Errno;
+use netd_core::{Errno, SockType};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// A spoofed source that no host answers for.
@@ -307,4 +307,31 @@ fn an_expired_cookie_is_refused_and_counted() {
     assert_eq!(sim.stack(B).mib.tcp_ext.syncookies_failed, 1);
     assert_eq!(sim.stack(B).listen_queues(l).map(|q| q.1), Some(0));
     assert_eq!(recv_now(&mut sim, A, c), Err(Errno::ECONNRESET));
+}
+
+/// A listener closed as if its program left bytes unread (the daemon's
+/// `abort`, for accept records nobody read) stops listening like any
+/// closed listener (`inet_csk_listen_stop()`): every connection still in
+/// its accept queue is reset and freed, and the port is free again. It used
+/// to be destroyed alone, leaving its queued connections established, with
+/// nobody to accept them, for ever.
+#[test]
+fn aborting_a_listener_resets_and_frees_its_queued_connections() {
+    let mut sim = ideal();
+    let l = listen(&mut sim, B, PORT, 16);
+    let c1 = connect(&mut sim, A, addr_b(PORT));
+    let c2 = connect(&mut sim, A, addr_b(PORT));
+    sim.run_for(ms(5));
+    assert_eq!(sim.stack(B).listen_queues(l), Some((0, 2, 16)));
+    assert_eq!(sim.stack(B).socket_count(), 3);
+    let now = sim.now();
+    sim.stack(B).abort(now, l).unwrap();
+    sim.run_for(ms(5));
+    assert_eq!(recv_now(&mut sim, A, c1), Err(Errno::ECONNRESET));
+    assert_eq!(recv_now(&mut sim, A, c2), Err(Errno::ECONNRESET));
+    assert_eq!(sim.stack(B).socket_count(), 0, "nothing left behind");
+    assert_eq!(sim.stack(B).curr_estab(), 0);
+    let st = sim.stack(B);
+    let s = st.socket(SockType::Stream).unwrap();
+    assert_eq!(st.bind(s, addr_b(PORT)), Ok(()), "the port is free");
 }

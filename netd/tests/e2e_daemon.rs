@@ -320,3 +320,109 @@ fn busy_poll_window_spends_cpu_after_traffic_and_none_when_idle() {
     );
     assert_eq!(netd.counter("Icmp", "OutEchoReps"), 1);
 }
+
+/// Two kernel clients, each reading once: "reset", "eof", "data" or "timeout".
+const TWO_READERS: &str = r#"
+import socket, sys
+cs = [socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10) for _ in range(2)]
+print("connected", flush=True)
+for c in cs:
+    try:
+        print("eof" if c.recv(1) == b"" else "data", flush=True)
+    except ConnectionResetError:
+        print("reset", flush=True)
+    except socket.timeout:
+        print("timeout", flush=True)
+"#;
+
+/// A listener closed with its accept records unread (the program said so
+/// with CloseHint) resets every connection still in its accept queue, as
+/// Linux's close of a listener does (`inet_csk_listen_stop()`). The program
+/// here takes the connections' descriptors out of the records and keeps
+/// them, so nothing but the listener's close can end those connections.
+/// netd used to drop such a listener alone: its connections stayed
+/// established, and the clients waited for ever.
+#[test]
+fn closing_a_listener_with_records_unread_resets_its_queued_connections() {
+    use netd_proto::{WireAddr, ACCEPT_RECORD};
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::net::UnixStream;
+
+    let ns = Netns::new("lstabort");
+    let netd = Netd::start(&ns, &[]);
+    let mut program = Program::connect(&netd);
+    let Response::Socket { sock } = program.call(&Request::Socket { stream: true }) else {
+        panic!("no socket");
+    };
+    let addr = WireAddr {
+        ip: [10, 77, 0, 2],
+        port: 7300,
+    };
+    assert_eq!(program.call(&Request::Bind { sock, addr }), Response::Ok);
+    let listen = Request::Listen { sock, backlog: 16 };
+    assert_eq!(program.call(&listen), Response::Ok);
+    let script = ns.command(&["python3", "-c", TWO_READERS, NETD_ADDR, "7300"]);
+    let (mut clients, mut out) = spawn_until(script, "connected");
+
+    // Take both connections' descriptors from the listener's records,
+    // sending no receipt: they stay in netd's accept queue.
+    let fd = program.socks[0]
+        .1
+        .take()
+        .expect("the listener's descriptor");
+    let listener = UnixStream::from(fd);
+    listener
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut children: Vec<OwnedFd> = Vec::new();
+    let mut records = 0;
+    while children.len() < 2 {
+        let mut buf = [0u8; ACCEPT_RECORD];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            listener.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .expect("an accept record");
+        assert_eq!(msg.bytes, ACCEPT_RECORD, "a whole record");
+        records += 1;
+        for c in msg.cmsgs().expect("cmsgs") {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: the kernel just installed these descriptors for us.
+                children.extend(
+                    fds.into_iter()
+                        .map(|raw| unsafe { OwnedFd::from_raw_fd(raw) }),
+                );
+            }
+        }
+        assert!(records <= 2, "more records than connections");
+    }
+
+    let hint = Request::CloseHint { sock, unread: true };
+    assert_eq!(program.call(&hint), Response::Ok);
+    drop(listener);
+    assert_eq!(next_line(&mut out), "reset", "first client");
+    assert_eq!(next_line(&mut out), "reset", "second client");
+    assert!(clients.wait().expect("wait").success());
+    drop(children);
+    // Nothing of port 7300 is left in netd (an RST leaves no TIME-WAIT).
+    let mut left = usize::MAX;
+    for _ in 0..50 {
+        let Ok(Response::Sockets(rows)) = netd
+            .client()
+            .request(&Request::Sockets { processes: false })
+        else {
+            panic!("no socket list");
+        };
+        left = rows.iter().filter(|r| r.local.port == 7300).count();
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(left, 0, "sockets on port 7300 left in netd");
+}

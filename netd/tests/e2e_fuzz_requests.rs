@@ -5,17 +5,11 @@
 //! addresses, and every run is a bounded number of requests.
 
 mod support;
-use netd_proto::codec;
 use netd_proto::sockopt::{SockOpt, SockOptName};
-use netd_proto::{Request, Response, SockRef, WireAddr, PROTOCOL_VERSION};
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use netd_proto::{Request, Response, SockRef, WireAddr};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
-use std::time::Duration;
 use support::*;
 
 /// One call, naming its socket by index into those created so far (or,
@@ -121,74 +115,7 @@ fn addr(which: u8, port: u16) -> WireAddr {
     WireAddr { ip, port }
 }
 
-/// A libnet-like client that keeps the socketpair ends netd sends it.
-struct Program {
-    stream: UnixStream,
-    inbuf: Vec<u8>,
-    socks: Vec<(SockRef, Option<OwnedFd>)>,
-}
-
 impl Program {
-    fn connect(netd: &Netd) -> Program {
-        let stream = UnixStream::connect(&netd.control).expect("connect to netd");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .expect("timeout");
-        let mut p = Program {
-            stream,
-            inbuf: Vec::new(),
-            socks: Vec::new(),
-        };
-        let hello = p.call(&Request::Hello {
-            version: PROTOCOL_VERSION,
-            client: "fuzz".into(),
-        });
-        assert!(matches!(hello, Response::Hello { .. }), "{hello:?}");
-        p
-    }
-
-    fn call(&mut self, req: &Request) -> Response {
-        let mut out = Vec::new();
-        codec::encode(req, &mut out).expect("encode");
-        self.stream.write_all(&out).expect("netd took the request");
-        let mut fd = None;
-        loop {
-            match codec::decode::<Response>(&mut self.inbuf) {
-                Ok(Some(r)) => {
-                    if let (Response::Socket { sock }, true) = (&r, fd.is_some()) {
-                        self.socks.push((*sock, fd.take()));
-                    }
-                    return r;
-                }
-                Ok(None) => {}
-                Err(e) => panic!("netd sent a bad frame for {req:?}: {e}"),
-            }
-            let mut buf = [0u8; 65536];
-            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-            let msg = recvmsg::<()>(
-                self.stream.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            )
-            .unwrap_or_else(|e| panic!("no answer to {req:?}: {e}"));
-            let n = msg.bytes;
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for c in cmsgs {
-                    if let ControlMessageOwned::ScmRights(fds) = c {
-                        for raw in fds {
-                            // SAFETY: the kernel just installed this descriptor for us.
-                            fd.get_or_insert(unsafe { OwnedFd::from_raw_fd(raw) });
-                        }
-                    }
-                }
-            }
-            assert!(n > 0, "netd closed the connection on {req:?}");
-            self.inbuf.extend_from_slice(&buf[..n]);
-        }
-    }
-
     /// The socket an op names: one of ours, or a reference netd never issued.
     fn sock(&self, i: usize) -> SockRef {
         match self.socks.get(i) {

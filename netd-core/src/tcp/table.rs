@@ -302,8 +302,6 @@ impl TcpTables {
         let sock = self.open_mut(h)?;
         let linger = sock.opts().linger;
         match sock.role {
-            // As before the move: an abort drops a listener alone.
-            Role::Listen(_) if unread => self.destroy(h),
             Role::Listen(_) => {
                 self.stop_listening(net, h);
                 self.destroy(h);

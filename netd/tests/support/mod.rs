@@ -6,9 +6,11 @@
 #![allow(dead_code)]
 
 use netd_proto::client::ControlClient;
-use netd_proto::{Request, Response};
-use std::io::{BufRead, BufReader};
-use std::os::unix::net::UnixDatagram;
+use netd_proto::{codec, Request, Response, SockRef, PROTOCOL_VERSION};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -388,4 +390,75 @@ pub fn assert_stdout(out: &Output, want: impl AsRef<str>) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A libnet-like client that keeps the socketpair ends netd sends it.
+pub struct Program {
+    stream: UnixStream,
+    inbuf: Vec<u8>,
+    /// Every socket netd created for it, with the program's end of its socketpair.
+    pub socks: Vec<(SockRef, Option<OwnedFd>)>,
+}
+
+impl Program {
+    pub fn connect(netd: &Netd) -> Program {
+        let stream = UnixStream::connect(&netd.control).expect("connect to netd");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut p = Program {
+            stream,
+            inbuf: Vec::new(),
+            socks: Vec::new(),
+        };
+        let hello = p.call(&Request::Hello {
+            version: PROTOCOL_VERSION,
+            client: "fuzz".into(),
+        });
+        assert!(matches!(hello, Response::Hello { .. }), "{hello:?}");
+        p
+    }
+
+    /// One request and its answer; a socket netd creates is kept with its fd.
+    pub fn call(&mut self, req: &Request) -> Response {
+        let mut out = Vec::new();
+        codec::encode(req, &mut out).expect("encode");
+        self.stream.write_all(&out).expect("netd took the request");
+        let mut fd = None;
+        loop {
+            match codec::decode::<Response>(&mut self.inbuf) {
+                Ok(Some(r)) => {
+                    if let (Response::Socket { sock }, true) = (&r, fd.is_some()) {
+                        self.socks.push((*sock, fd.take()));
+                    }
+                    return r;
+                }
+                Ok(None) => {}
+                Err(e) => panic!("netd sent a bad frame for {req:?}: {e}"),
+            }
+            let mut buf = [0u8; 65536];
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let msg = recvmsg::<()>(
+                self.stream.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .unwrap_or_else(|e| panic!("no answer to {req:?}: {e}"));
+            let n = msg.bytes;
+            if let Ok(cmsgs) = msg.cmsgs() {
+                for c in cmsgs {
+                    if let ControlMessageOwned::ScmRights(fds) = c {
+                        for raw in fds {
+                            // SAFETY: the kernel just installed this descriptor for us.
+                            fd.get_or_insert(unsafe { OwnedFd::from_raw_fd(raw) });
+                        }
+                    }
+                }
+            }
+            assert!(n > 0, "netd closed the connection on {req:?}");
+            self.inbuf.extend_from_slice(&buf[..n]);
+        }
+    }
 }
