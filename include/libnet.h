@@ -22,6 +22,26 @@ extern "C" {
 #endif // __cplusplus
 
 /*
+ The calling thread's errno (for callers that cannot read it directly).
+ */
+int net_errno(void);
+
+/*
+ The library version as a NUL-terminated string.
+ */
+const char *net_version(void);
+
+/*
+ `getsockname(2)`.
+ */
+int net_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
+
+/*
+ `getpeername(2)`: ENOTCONN when not connected.
+ */
+int net_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
+
+/*
  `socket(2)`: AF_INET with SOCK_STREAM or SOCK_DGRAM, optionally
  `| SOCK_NONBLOCK | SOCK_CLOEXEC`.
  */
@@ -66,6 +86,21 @@ int net_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
  As for [`net_accept4`].
  */
 int net_accept(int fd, struct sockaddr *addr, socklen_t *len);
+
+/*
+ `shutdown(2)`: SHUT_WR queues a FIN after the data already written.
+ */
+int net_shutdown(int fd, int how);
+
+/*
+ `close(2)`: the connection ends when the last descriptor closes; unread
+ data then means an RST (RFC 2525 §2.17), as in Linux. netd sees both on
+ its own end of the socketpair (HUP, and ECONNRESET when bytes were left
+ queued), so a live socket closes without a round trip. Only a socket netd
+ already shut down (reset, failed connect: POLLHUP here) needs telling, as
+ netd no longer watches its end.
+ */
+int net_close(int fd);
 
 /*
  `send(2)`.
@@ -126,19 +161,18 @@ ssize_t net_read(int fd, void *buf, size_t len);
 ssize_t net_write(int fd, const void *buf, size_t len);
 
 /*
- `shutdown(2)`: SHUT_WR queues a FIN after the data already written.
+ `fcntl(2)` with F_GETFL/F_SETFL (O_NONBLOCK) and F_GETFD/F_SETFD.
  */
-int net_shutdown(int fd, int how);
+int net_fcntl(int fd, int cmd, long arg);
 
 /*
- `close(2)`: the connection ends when the last descriptor closes; unread
- data then means an RST (RFC 2525 §2.17), as in Linux. netd sees both on
- its own end of the socketpair (HUP, and ECONNRESET when bytes were left
- queued), so a live socket closes without a round trip. Only a socket netd
- already shut down (reset, failed connect: POLLHUP here) needs telling, as
- netd no longer watches its end.
+ `poll(2)`: libnet sockets are kernel descriptors, so this is poll itself;
+ other descriptors may be mixed in.
+
+ # Safety
+ `fds` must point to `nfds` pollfd structures.
  */
-int net_close(int fd);
+int net_poll(struct pollfd *fds, nfds_t nfds, int timeout);
 
 /*
  `setsockopt(2)` for the options netd implements; SO_RCVTIMEO and
@@ -156,40 +190,6 @@ int net_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
  `val`/`len` must be valid as for getsockopt(2).
  */
 int net_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
-
-/*
- `getsockname(2)`.
- */
-int net_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
-
-/*
- `getpeername(2)`: ENOTCONN when not connected.
- */
-int net_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
-
-/*
- `fcntl(2)` with F_GETFL/F_SETFL (O_NONBLOCK) and F_GETFD/F_SETFD.
- */
-int net_fcntl(int fd, int cmd, long arg);
-
-/*
- `poll(2)`: libnet sockets are kernel descriptors, so this is poll itself;
- other descriptors may be mixed in.
-
- # Safety
- `fds` must point to `nfds` pollfd structures.
- */
-int net_poll(struct pollfd *fds, nfds_t nfds, int timeout);
-
-/*
- The calling thread's errno (for callers that cannot read it directly).
- */
-int net_errno(void);
-
-/*
- The library version as a NUL-terminated string.
- */
-const char *net_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

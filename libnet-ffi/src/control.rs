@@ -1,10 +1,12 @@
 //! libnet's channel to netd: one control connection per process, shared by
 //! threads under a mutex and reopened after fork() (the child must not
 //! share a stream with its parent). Replies to `Socket` and `Accept` carry a
-//! descriptor in SCM_RIGHTS.
+//! descriptor in SCM_RIGHTS. Here too are the small requests the calls
+//! share: `simple` (success or an errno) and the pending errors the data
+//! calls fetch.
 
 use netd_proto::codec;
-use netd_proto::{Request, Response, DEFAULT_CONTROL_PATH, PROTOCOL_VERSION};
+use netd_proto::{Request, Response, SockRef, DEFAULT_CONTROL_PATH, PROTOCOL_VERSION};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use std::io::{ErrorKind, IoSliceMut, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -121,4 +123,32 @@ pub fn request(req: &Request) -> Result<(Response, Option<OwnedFd>), i32> {
         *guard = None;
     }
     r
+}
+
+/// A control request whose answer is just success or an errno.
+pub fn simple(req: Request) -> Result<Response, i32> {
+    match request(&req)? {
+        (Response::Error { errno, .. }, _) => Err(errno),
+        (r, _) => Ok(r),
+    }
+}
+
+/// The pending socket error netd holds (0 if none). If netd itself is
+/// gone, the connection died with it: ECONNRESET, never a quiet EOF.
+pub fn take_error(sock: SockRef) -> i32 {
+    match request(&Request::TakeError { sock }) {
+        Ok((Response::Errno(e), _)) => e,
+        Ok(_) => 0,
+        Err(_) => libc::ECONNRESET,
+    }
+}
+
+/// The error a recv() at end of stream reports: none once the peer's FIN
+/// arrived (`Request::TakeRecvError`); ECONNRESET if netd is gone.
+pub fn take_recv_error(sock: SockRef) -> i32 {
+    match request(&Request::TakeRecvError { sock }) {
+        Ok((Response::Errno(e), _)) => e,
+        Ok(_) => 0,
+        Err(_) => libc::ECONNRESET,
+    }
 }

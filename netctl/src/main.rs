@@ -207,46 +207,60 @@ fn main() -> ExitCode {
     }
 }
 
+/// What `ss`'s filter expression selects (`ss state established sport :22`):
+/// states wanted and excluded, and ports.
+#[derive(Default)]
+struct SsFilter {
+    states: Option<Vec<u8>>,
+    excluded: Vec<u8>,
+    sport: Option<u16>,
+    dport: Option<u16>,
+}
+
+impl SsFilter {
+    fn parse(words: &[String]) -> Result<SsFilter, String> {
+        let mut f = SsFilter::default();
+        let mut it = words
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !matches!(*t, "(" | ")" | "or" | "and"));
+        while let Some(tok) = it.next() {
+            match tok {
+                "state" | "exclude" => {
+                    let name = it.next().ok_or("ss: missing state name")?;
+                    let set = ss_state_set(name)
+                        .ok_or_else(|| format!("ss: wrong state name: {name}"))?;
+                    if tok == "state" {
+                        f.states.get_or_insert_with(Vec::new).extend(set);
+                    } else {
+                        f.excluded.extend(set);
+                    }
+                }
+                "sport" | "dport" => {
+                    let mut v = it.next().ok_or("ss: missing port")?;
+                    if matches!(v, "=" | "==" | "eq") {
+                        v = it.next().ok_or("ss: missing port")?;
+                    }
+                    let port: u16 = v
+                        .trim_start_matches(':')
+                        .parse()
+                        .map_err(|_| format!("ss: bad port {v}"))?;
+                    if tok == "sport" {
+                        f.sport = Some(port);
+                    } else {
+                        f.dport = Some(port);
+                    }
+                }
+                other => return Err(format!("ss: unknown filter: {other}")),
+            }
+        }
+        Ok(f)
+    }
+}
+
 /// ss's default selection: everything but LISTEN, UNCONN, TIME-WAIT and SYN-RECV.
 fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
-    let mut states: Option<Vec<u8>> = None;
-    let mut excluded: Vec<u8> = Vec::new();
-    let (mut sport, mut dport) = (None::<u16>, None::<u16>);
-    let mut it = a
-        .filter
-        .iter()
-        .map(String::as_str)
-        .filter(|t| !matches!(*t, "(" | ")" | "or" | "and"));
-    while let Some(tok) = it.next() {
-        match tok {
-            "state" | "exclude" => {
-                let name = it.next().ok_or("ss: missing state name")?;
-                let set =
-                    ss_state_set(name).ok_or_else(|| format!("ss: wrong state name: {name}"))?;
-                if tok == "state" {
-                    states.get_or_insert_with(Vec::new).extend(set);
-                } else {
-                    excluded.extend(set);
-                }
-            }
-            "sport" | "dport" => {
-                let mut v = it.next().ok_or("ss: missing port")?;
-                if matches!(v, "=" | "==" | "eq") {
-                    v = it.next().ok_or("ss: missing port")?;
-                }
-                let port: u16 = v
-                    .trim_start_matches(':')
-                    .parse()
-                    .map_err(|_| format!("ss: bad port {v}"))?;
-                if tok == "sport" {
-                    sport = Some(port);
-                } else {
-                    dport = Some(port);
-                }
-            }
-            other => return Err(format!("ss: unknown filter: {other}")),
-        }
-    }
+    let f = SsFilter::parse(&a.filter)?;
     let default: Vec<u8> = if a.all {
         (1..=11).collect()
     } else if a.listening {
@@ -254,7 +268,7 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
     } else {
         vec![1, 2, 4, 5, 8, 9, 11]
     };
-    let wanted: Vec<u8> = states.clone().unwrap_or(default);
+    let wanted: Vec<u8> = f.states.clone().unwrap_or(default);
     let mut c = connect(&cli.control)?;
     let all = sockets(&mut c, a.processes)?;
     if a.summary {
@@ -265,9 +279,9 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
     let mut rows: Vec<SockInfo> = all
         .into_iter()
         .filter(|r| both || (a.tcp && r.proto == "tcp") || (a.udp && r.proto == "udp"))
-        .filter(|r| wanted.contains(&r.state) && !excluded.contains(&r.state))
-        .filter(|r| sport.is_none_or(|p| r.local.port == p))
-        .filter(|r| dport.is_none_or(|p| r.peer.port == p))
+        .filter(|r| wanted.contains(&r.state) && !f.excluded.contains(&r.state))
+        .filter(|r| f.sport.is_none_or(|p| r.local.port == p))
+        .filter(|r| f.dport.is_none_or(|p| r.peer.port == p))
         .collect();
     rows.sort_by_key(|r| {
         (
@@ -295,27 +309,28 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
         services: if a.numeric {
             Default::default()
         } else {
-            // ss never names ports in the ephemeral range: netd's own range here.
-            let range = match call(
-                &mut c,
-                Request::SysctlGet {
-                    name: "net.ipv4.ip_local_port_range".into(),
-                },
-            ) {
-                Ok(Response::Value(v)) => {
-                    let mut it = v.split_whitespace().filter_map(|x| x.parse::<u16>().ok());
-                    (it.next().unwrap_or(32768), it.next().unwrap_or(60999))
-                }
-                _ => (32768, 60999),
-            };
-            parse_services(
-                &std::fs::read_to_string("/etc/services").unwrap_or_default(),
-                range,
-            )
+            services(&mut c)
         },
     };
     print!("{}", render_ss_width(&rows, &view, terminal_width()));
     Ok(())
+}
+
+/// Port names from /etc/services; ss never names ports in the ephemeral
+/// range, which is netd's own here.
+fn services(c: &mut ControlClient) -> std::collections::HashMap<(String, u16), String> {
+    let get = Request::SysctlGet {
+        name: "net.ipv4.ip_local_port_range".into(),
+    };
+    let range = match call(c, get) {
+        Ok(Response::Value(v)) => {
+            let mut it = v.split_whitespace().filter_map(|x| x.parse::<u16>().ok());
+            (it.next().unwrap_or(32768), it.next().unwrap_or(60999))
+        }
+        _ => (32768, 60999),
+    };
+    let text = std::fs::read_to_string("/etc/services").unwrap_or_default();
+    parse_services(&text, range)
 }
 
 /// The terminal's width when stdout is one (ss spreads columns over it).
@@ -434,45 +449,114 @@ fn nstat(cli: &Cli, a: &NstatArgs) -> Result<(), String> {
 
 /// procps sysctl: messages on stderr prefixed "sysctl: ", exit 1 if anything failed.
 fn sysctl(cli: &Cli, a: &SysctlArgs) -> ExitCode {
-    let mut c = match connect(&cli.control) {
+    let c = match connect(&cli.control) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sysctl: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let mut failed = false;
-    let mut json_out: Vec<(String, String)> = Vec::new();
-    let show = |k: &str, v: &str, json_out: &mut Vec<(String, String)>| {
-        if cli.json {
-            json_out.push((k.to_string(), v.to_string()));
-        } else if a.values {
+    let mut run = SysctlRun {
+        c,
+        a,
+        json: cli.json,
+        json_out: Vec::new(),
+        failed: false,
+    };
+    if a.all {
+        run.all();
+    }
+    let mut files: Vec<PathBuf> = a.load.iter().cloned().collect();
+    if a.system {
+        files.extend(system_files());
+    }
+    for f in &files {
+        run.load(f);
+    }
+    for arg in &a.args {
+        run.arg(arg);
+    }
+    if cli.json {
+        let map: std::collections::BTreeMap<_, _> = run.json_out.into_iter().collect();
+        println!("{}", json(&map));
+    }
+    if run.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The files `sysctl --system` reads, in order: netd's sysctl.d
+/// directories (`*.conf`, sorted), then /etc/netd/sysctl.conf.
+fn system_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in [
+        "/usr/lib/netd/sysctl.d",
+        "/run/netd/sysctl.d",
+        "/etc/netd/sysctl.d",
+    ] {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            let mut names: Vec<PathBuf> = rd
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect();
+            names.sort();
+            files.extend(names);
+        }
+    }
+    let main = PathBuf::from("/etc/netd/sysctl.conf");
+    if main.exists() {
+        files.push(main);
+    }
+    files
+}
+
+/// One `netctl sysctl` run: the connection, the options, what it printed
+/// for --json, and whether anything failed (procps exits 1 then).
+struct SysctlRun<'a> {
+    c: ControlClient,
+    a: &'a SysctlArgs,
+    json: bool,
+    json_out: Vec<(String, String)>,
+    failed: bool,
+}
+
+impl SysctlRun<'_> {
+    fn show(&mut self, k: &str, v: &str) {
+        if self.json {
+            self.json_out.push((k.to_string(), v.to_string()));
+        } else if self.a.values {
             println!("{v}");
         } else {
             println!("{k} = {v}");
         }
-    };
-    let set = |c: &mut ControlClient,
-               key: &str,
-               value: &str,
-               ignore_failure: bool,
-               json_out: &mut Vec<(String, String)>|
-     -> bool {
-        match call(
-            c,
-            Request::SysctlSet {
-                name: key.into(),
-                value: value.into(),
-            },
-        ) {
+    }
+
+    /// `sysctl -a`.
+    fn all(&mut self) {
+        match call(&mut self.c, Request::SysctlAll) {
+            Ok(Response::Sysctl(kv)) => kv.iter().for_each(|(k, v)| self.show(k, v)),
+            _ => self.failed = true,
+        }
+    }
+
+    /// One `key=value` (`-w`, `-p`); false if it failed.
+    fn set(&mut self, key: &str, value: &str, ignore_failure: bool) -> bool {
+        let req = Request::SysctlSet {
+            name: key.into(),
+            value: value.into(),
+        };
+        match call(&mut self.c, req) {
             Ok(Response::Ok) => {
-                if !a.quiet {
-                    show(key, value, json_out);
+                if !self.a.quiet {
+                    self.show(key, value);
                 }
                 true
             }
             Ok(Response::Error { errno, message }) => {
-                if errno == 2 && a.ignore && message.starts_with("cannot stat") {
+                if errno == 2 && self.a.ignore && message.starts_with("cannot stat") {
                     return true;
                 }
                 if ignore_failure {
@@ -493,36 +577,10 @@ fn sysctl(cli: &Cli, a: &SysctlArgs) -> ExitCode {
                 false
             }
         }
-    };
-    if a.all {
-        match call(&mut c, Request::SysctlAll) {
-            Ok(Response::Sysctl(kv)) => kv.iter().for_each(|(k, v)| show(k, v, &mut json_out)),
-            _ => failed = true,
-        }
     }
-    let mut files: Vec<PathBuf> = a.load.iter().cloned().collect();
-    if a.system {
-        for dir in [
-            "/usr/lib/netd/sysctl.d",
-            "/run/netd/sysctl.d",
-            "/etc/netd/sysctl.d",
-        ] {
-            if let Ok(rd) = std::fs::read_dir(dir) {
-                let mut names: Vec<PathBuf> = rd
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-                    .collect();
-                names.sort();
-                files.extend(names);
-            }
-        }
-        let main = PathBuf::from("/etc/netd/sysctl.conf");
-        if main.exists() {
-            files.push(main);
-        }
-    }
-    for f in &files {
+
+    /// `sysctl -p FILE` (`-` is stdin), as procps reads it.
+    fn load(&mut self, f: &std::path::Path) {
         let text = if f.as_os_str() == "-" {
             std::io::read_to_string(std::io::stdin()).unwrap_or_default()
         } else {
@@ -535,12 +593,12 @@ fn sysctl(cli: &Cli, a: &SysctlArgs) -> ExitCode {
                         netd_proto::Errno::from_code(e.raw_os_error().unwrap_or(2))
                             .map_or("No such file or directory", |e| e.message())
                     );
-                    failed = true;
-                    continue;
+                    self.failed = true;
+                    return;
                 }
             }
         };
-        if a.system {
+        if self.a.system {
             println!("* Applying {} ...", f.display());
         }
         let lines = sysctl_conf::parse(&text);
@@ -554,43 +612,36 @@ fn sysctl(cli: &Cli, a: &SysctlArgs) -> ExitCode {
         }
         for l in lines {
             if let Line::Setting(s) = l {
-                failed |= !set(&mut c, &s.key, &s.value, s.ignore_failure, &mut json_out);
+                self.failed |= !self.set(&s.key, &s.value, s.ignore_failure);
             }
         }
     }
-    for arg in &a.args {
+
+    /// A command-line argument: `name=value` sets, `name` reads.
+    fn arg(&mut self, arg: &str) {
         match arg.split_once('=') {
-            Some((k, v)) => failed |= !set(&mut c, k.trim(), v.trim(), false, &mut json_out),
-            None if a.write => {
+            Some((k, v)) => self.failed |= !self.set(k.trim(), v.trim(), false),
+            None if self.a.write => {
                 eprintln!("sysctl: \"{arg}\" must be of the form name=value");
-                failed = true;
+                self.failed = true;
             }
-            None => match call(&mut c, Request::SysctlGet { name: arg.clone() }) {
-                Ok(Response::Value(v)) => show(&arg.replace('/', "."), &v, &mut json_out),
+            None => match call(&mut self.c, Request::SysctlGet { name: arg.into() }) {
+                Ok(Response::Value(v)) => self.show(&arg.replace('/', "."), &v),
                 Ok(Response::Error { message, errno }) => {
-                    if !(errno == 2 && a.ignore) {
+                    if !(errno == 2 && self.a.ignore) {
                         eprintln!("sysctl: {message}");
-                        failed = true;
+                        self.failed = true;
                     }
                 }
                 Ok(other) => {
                     eprintln!("sysctl: unexpected reply {other:?}");
-                    failed = true;
+                    self.failed = true;
                 }
                 Err(e) => {
                     eprintln!("sysctl: {e}");
-                    failed = true;
+                    self.failed = true;
                 }
             },
         }
-    }
-    if cli.json {
-        let map: std::collections::BTreeMap<_, _> = json_out.into_iter().collect();
-        println!("{}", json(&map));
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
     }
 }
