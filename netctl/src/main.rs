@@ -31,7 +31,7 @@ enum Cmd {
     Netstat(NetstatArgs),
     /// Counters by /proc name, as iproute2's nstat.
     Nstat(NstatArgs),
-    /// Read and change tunables, as procps' sysctl.
+    /// Read and change tunables, as procps' sysctl (what each does in netd: netd(8), TUNABLES).
     Sysctl(SysctlArgs),
     /// Re-read netd's --sysctl-file files now (as SIGHUP does).
     Reload,

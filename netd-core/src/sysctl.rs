@@ -54,7 +54,8 @@ pub struct Sysctl {
 }
 
 impl Default for Sysctl {
-    /// The values of a fresh Linux 6.12 network namespace (sysctl.md, "observed").
+    /// The values of a fresh Linux 6.12 network namespace (sysctl.md,
+    /// "observed"), except where netd lacks the feature (tcp_fastopen).
     fn default() -> Self {
         Sysctl {
             busy_poll: 0,
@@ -75,7 +76,8 @@ impl Default for Sysctl {
             tcp_abort_on_overflow: 0,
             tcp_challenge_ack_limit: i64::from(i32::MAX),
             tcp_congestion_control: "reno".into(),
-            tcp_fastopen: 1,
+            // Not Linux's 1 (client enabled): netd has no Fast Open yet.
+            tcp_fastopen: 0,
             tcp_fin_timeout: 60,
             tcp_invalid_ratelimit: 500,
             tcp_keepalive_intvl: 75,
@@ -101,6 +103,18 @@ impl Default for Sysctl {
             tcp_wmem: [4096, 16_384, 4 * 1024 * 1024],
         }
     }
+}
+
+/// Every tunable with its default value and what it does in netd, sorted
+/// by name (netd(8)'s TUNABLES).
+pub fn reference() -> Vec<(&'static str, String, &'static str)> {
+    let defaults = Sysctl::default();
+    let mut all: Vec<_> = TUNABLES
+        .iter()
+        .map(|t| (t.name, (t.get)(&defaults), t.description))
+        .collect();
+    all.sort_by_key(|(name, ..)| *name);
+    all
 }
 
 /// The congestion-control algorithms this stack implements.
@@ -327,8 +341,8 @@ pub static TUNABLES: &[Tunable] = &[
     scalar!(
         "net.ipv4.tcp_fastopen",
         tcp_fastopen,
-        INT,
-        "TCP Fast Open bitmask (0x1 client, 0x2 server)."
+        Kind::Int { min: 0, max: 0 },
+        "TCP Fast Open (RFC 7413) is not implemented yet: 0, and only 0 may be written (Linux defaults to 1, client enabled)."
     ),
     scalar!(
         "net.ipv4.tcp_fin_timeout",
@@ -391,7 +405,7 @@ pub static TUNABLES: &[Tunable] = &[
         "net.ipv4.tcp_retries1",
         tcp_retries1,
         U8,
-        "Retransmissions before the route is re-checked."
+        "Retransmissions after which Linux re-checks the route and probes for a path-MTU black hole (tcp_write_timeout()); netd has one route, no path-MTU cache and no MTU probing, so nothing acts on it."
     ),
     scalar!(
         "net.ipv4.tcp_retries2",
@@ -607,6 +621,34 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(names, sorted);
+    }
+
+    /// Until Fast Open exists, the tunable says it is off and cannot be
+    /// turned on: a program that reads it must not try MSG_FASTOPEN.
+    #[test]
+    fn tcp_fastopen_is_0_and_nothing_else_can_be_written() {
+        let mut s = Sysctl::default();
+        assert_eq!(s.get("net.ipv4.tcp_fastopen").unwrap(), "0");
+        assert_eq!(s.set("net.ipv4.tcp_fastopen", "0"), Ok(()));
+        for v in ["1", "3", "-1", "1027"] {
+            assert_eq!(
+                s.set("net.ipv4.tcp_fastopen", v),
+                Err(SysctlError::Invalid),
+                "{v}"
+            );
+        }
+        assert_eq!(s.tcp_fastopen, 0);
+    }
+
+    #[test]
+    fn every_tunable_has_a_reference_line() {
+        let all = Sysctl::default().all();
+        let reference = reference();
+        assert_eq!(reference.len(), all.len());
+        for ((name, default, description), (n, v)) in reference.iter().zip(&all) {
+            assert_eq!((name, default), (n, v));
+            assert!(description.ends_with('.'), "{name}: {description}");
+        }
     }
 
     #[test]

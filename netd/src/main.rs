@@ -1,6 +1,6 @@
 //! netd: the daemon. Owns a TUN device and the stack; serves the control socket.
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser};
 use netd::daemon::{self, Options};
 use netd_proto::DEFAULT_CONTROL_PATH;
 use std::net::Ipv4Addr;
@@ -53,13 +53,44 @@ fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
     Ok((addr, prefix))
 }
 
+/// The command with netd(8)'s TUNABLES: every key `netctl sysctl` and the
+/// --sysctl-file files take, its default, and what it does in netd.
+fn command() -> clap::Command {
+    let mut text = String::from(
+        "Tunables (netctl sysctl NAME[=VALUE], or --sysctl-file), with netd's defaults:\n",
+    );
+    for (name, default, description) in netd_core::sysctl::reference() {
+        text.push_str(&format!("\n  {name} = {default}\n      {description}\n"));
+    }
+    Cli::command().after_long_help(text)
+}
+
+/// netd(8): clap's sections, then TUNABLES.
+fn manpage(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(Cli::command()).section("8");
+    man.render_title(w)?;
+    man.render_name_section(w)?;
+    man.render_synopsis_section(w)?;
+    man.render_description_section(w)?;
+    man.render_options_section(w)?;
+    writeln!(w, ".SH TUNABLES")?;
+    writeln!(
+        w,
+        "Set with \\fBnetctl sysctl -w\\fR or in a \\fB--sysctl-file\\fR; netd's defaults and what each does in netd:"
+    )?;
+    for (name, default, description) in netd_core::sysctl::reference() {
+        writeln!(w, ".TP\n\\fB{name}\\fR = {default}\n{description}")?;
+    }
+    man.render_version_section(w)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match command().try_get_matches() {
+        Ok(m) => Cli::from_arg_matches(&m).unwrap_or_else(|e| e.exit()),
+        Err(e) => e.exit(),
+    };
     if cli.manpage {
-        return match clap_mangen::Man::new(Cli::command())
-            .section("8")
-            .render(&mut std::io::stdout())
-        {
+        return match manpage(&mut std::io::stdout()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("netd: {e}");
