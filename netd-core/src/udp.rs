@@ -3,7 +3,7 @@
 //! turned into errno, and the socket calls' UDP side.
 
 use crate::icmp;
-use crate::inet::bind::{conflicts, port_range, BindTable, Holder, PortRover};
+use crate::inet::bind::{choose, port_range, BindTable, Holder, PortRover};
 use crate::inet::{wildcard, InetSock};
 use crate::net::Net;
 use crate::sock::{PollEvents, SockOpts, SocketHandle};
@@ -217,21 +217,12 @@ impl UdpTable {
         if s.inet.local.is_some() {
             return Err(Errno::EINVAL);
         }
-        let port_named = addr.port() != 0;
-        let addr = if port_named {
-            if conflicts(addr, s.opts.reuseaddr, self.holders(addr.port(), h)) {
-                return Err(Errno::EADDRINUSE);
-            }
-            addr
-        } else {
-            let port = self.pick_port(rover, sysctl).ok_or(Errno::EADDRINUSE)?;
-            SocketAddrV4::new(*addr.ip(), port)
-        };
+        let reuse = s.opts.reuseaddr;
+        let holders = |port| self.holders(port, h);
+        let bound = choose(addr, reuse, &self.ports, holders, rover, sysctl)?;
         let s = self.socks.get_mut(&h).ok_or(Errno::EBADF)?;
-        s.inet.local = Some(addr);
-        s.inet.bound_explicit = true;
-        s.inet.port_locked = port_named;
-        self.ports.add(addr.port(), h);
+        s.inet.bound(bound, addr.port() != 0);
+        self.ports.add(bound.port(), h);
         Ok(())
     }
 

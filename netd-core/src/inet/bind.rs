@@ -6,6 +6,7 @@
 
 use crate::sock::SocketHandle;
 use crate::sysctl::Sysctl;
+use netd_proto::Errno;
 use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -64,6 +65,32 @@ pub fn conflicts(
         let overlap = o.ip.is_unspecified() || ip.is_unspecified() || o.ip == ip;
         overlap && !(reuse && o.reuse && !o.listening)
     })
+}
+
+/// The address bind() takes (`inet_csk_get_port()`, `udp_lib_get_port()`):
+/// a named port unless one of its holders conflicts (EADDRINUSE), else the
+/// first ephemeral port that no socket holds and nothing conflicts with.
+pub fn choose(
+    addr: SocketAddrV4,
+    reuse: bool,
+    table: &BindTable,
+    holders: impl Fn(u16) -> Vec<Holder>,
+    rover: &mut PortRover,
+    sysctl: &Sysctl,
+) -> Result<SocketAddrV4, Errno> {
+    if addr.port() != 0 {
+        return match conflicts(addr, reuse, holders(addr.port())) {
+            true => Err(Errno::EADDRINUSE),
+            false => Ok(addr),
+        };
+    }
+    let ip = *addr.ip();
+    let free = |port| {
+        !table.contains(port) && !conflicts(SocketAddrV4::new(ip, port), false, holders(port))
+    };
+    let port = rover.bind_port(port_range(sysctl), free);
+    port.map(|p| SocketAddrV4::new(ip, p))
+        .ok_or(Errno::EADDRINUSE)
 }
 
 /// `__inet_bind()`'s address check: one of ours, loopback, or the wildcard.

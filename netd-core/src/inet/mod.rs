@@ -24,6 +24,13 @@ pub struct InetSock {
 }
 
 impl InetSock {
+    /// bind() took `addr`; `port_named` is SOCK_BINDPORT_LOCK.
+    pub fn bound(&mut self, addr: SocketAddrV4, port_named: bool) {
+        self.local = Some(addr);
+        self.bound_explicit = true;
+        self.port_locked = port_named;
+    }
+
     /// The bound address, the wildcard where nothing is bound.
     pub fn bound_ip(&self) -> Ipv4Addr {
         self.local.map_or(Ipv4Addr::UNSPECIFIED, |a| *a.ip())

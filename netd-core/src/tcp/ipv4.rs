@@ -10,7 +10,7 @@ use super::sock::{Reconnect, Role, TcpSock};
 use super::table::TcpTables;
 use super::timewait::TwAction;
 use super::{ConnState, Ctx, FourTuple, Tcb};
-use crate::inet::bind::{conflicts, port_range, PortRover};
+use crate::inet::bind::{choose, port_range, PortRover};
 use crate::inet::wildcard;
 use crate::net::Net;
 use crate::sock::SocketHandle;
@@ -174,26 +174,11 @@ impl TcpTables {
             return Err(Errno::EINVAL);
         }
         let reuse = s.opts().reuseaddr;
-        let port_named = addr.port() != 0;
-        let addr = if port_named {
-            if conflicts(addr, reuse, self.holders(addr.port(), h)) {
-                return Err(Errno::EADDRINUSE);
-            }
-            addr
-        } else {
-            let ip = *addr.ip();
-            let free = |port| {
-                let a = SocketAddrV4::new(ip, port);
-                !self.ports.contains(port) && !conflicts(a, false, self.holders(port, h))
-            };
-            let port = rover.bind_port(port_range(sysctl), free);
-            SocketAddrV4::new(ip, port.ok_or(Errno::EADDRINUSE)?)
-        };
+        let holders = |port| self.holders(port, h);
+        let bound = choose(addr, reuse, &self.ports, holders, rover, sysctl)?;
         let s = self.socks.get_mut(&h).ok_or(Errno::EBADF)?;
-        s.inet.local = Some(addr);
-        s.inet.bound_explicit = true;
-        s.inet.port_locked = port_named;
-        self.ports.add(addr.port(), h);
+        s.inet.bound(bound, addr.port() != 0);
+        self.ports.add(bound.port(), h);
         Ok(())
     }
 
