@@ -63,6 +63,22 @@ impl Tcb {
         self.error = Some(err);
     }
 
+    /// RFC 7323 §4.3, as `tcp_ack()` calls `tcp_replace_ts_recent()`: only
+    /// from a segment whose ACK was acceptable (FLAG_UPDATE_TS_RECENT), so
+    /// a forged segment without an ACK, with a SYN or with an ACK for data
+    /// never sent cannot move TS.Recent and make PAWS reject the real peer.
+    fn replace_ts_recent(&mut self, ctx: &Ctx, seg: &TcpRepr) {
+        if !self.neg.ts_ok {
+            return;
+        }
+        if let Some((tsval, _)) = seg.options.timestamp {
+            if seg.seq.before_eq(self.rcv_wup) && (tsval.wrapping_sub(self.ts_recent) as i32) >= 0 {
+                self.ts_recent = tsval;
+                self.ts_recent_stamp = ctx.now;
+            }
+        }
+    }
+
     fn take_ts(&mut self, ctx: &Ctx, seg: &TcpRepr) {
         if let Some((tsval, _)) = seg.options.timestamp {
             self.ts_recent = tsval;
@@ -240,17 +256,6 @@ impl Tcb {
             }
             return;
         }
-        // RFC 7323 §4.3 (`tcp_replace_ts_recent()`).
-        if self.neg.ts_ok {
-            if let Some((tsval, _)) = seg.options.timestamp {
-                if seg.seq.before_eq(self.rcv_wup)
-                    && (tsval.wrapping_sub(self.ts_recent) as i32) >= 0
-                {
-                    self.ts_recent = tsval;
-                    self.ts_recent_stamp = ctx.now;
-                }
-            }
-        }
         if seg.flags.syn() {
             // Linux lets the peer's SYN-ACK through in SYN-RECV after a
             // simultaneous open; any other SYN gets a challenge (RFC 5961 §4.2).
@@ -312,10 +317,11 @@ impl Tcb {
     fn process_ack(&mut self, ctx: &mut Ctx, seg: &TcpRepr) -> bool {
         let ack = seg.ack;
         if ack.after(self.snd_max) {
-            // RFC 9293: an ACK for data not yet sent is answered and dropped.
-            if !self.oow_rate_limited(ctx, seg) {
-                self.send_ack(ctx);
-            }
+            // An ACK for data not yet sent is dropped with a challenge ACK,
+            // rate-limited (RFC 5961 §5.2, RFC 9293 §3.10.7.4; Linux since
+            // 42726ec644cb, in 6.18 stable): one answer per
+            // tcp_invalid_ratelimit, not one per segment a forger sends.
+            self.challenge_ack(ctx, seg);
             return false;
         }
         if ack.before(self.snd_una) {
@@ -326,6 +332,7 @@ impl Tcb {
             }
             return true;
         }
+        self.replace_ts_recent(ctx, seg);
         let wnd = if seg.flags.syn() {
             u32::from(seg.window)
         } else {
