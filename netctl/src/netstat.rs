@@ -100,6 +100,19 @@ fn sentence(section: &str, name: &str) -> Option<(&'static str, bool)> {
         ("TcpExt", "SyncookiesRecv") => ("%d SYN cookies received", false),
         ("TcpExt", "SyncookiesFailed") => ("%d invalid SYN cookies received", false),
         ("TcpExt", "EmbryonicRsts") => ("%d resets received for embryonic SYN_RECV sockets", false),
+        ("TcpExt", "PruneCalled") => (
+            "%d packets pruned from receive queue because of socket buffer overrun",
+            false,
+        ),
+        ("TcpExt", "RcvPruned") => ("%d packets pruned from receive queue", false),
+        ("TcpExt", "OfoPruned") => (
+            "%d packets dropped from out-of-order queue because of socket buffer overrun",
+            false,
+        ),
+        ("TcpExt", "OutOfWindowIcmps") => (
+            "%d ICMP packets dropped because they were out-of-window",
+            false,
+        ),
         ("TcpExt", "TW") => ("%d TCP sockets finished time wait in fast timer", false),
         ("TcpExt", "TWRecycled") => ("%d time wait sockets recycled by time stamp", false),
         ("TcpExt", "PAWSEstab") => (

@@ -6,9 +6,10 @@
 mod common;
 use common::*;
 use netd_core::sim::Sim;
-use netd_core::tcp::State;
+use netd_core::tcp::{SeqNum, State};
 use netd_core::wire::tcp::{TcpFlags, TcpOptions};
-use netd_core::SocketHandle;
+use netd_core::{Errno, SocketHandle};
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// A segment to A's connection `c` as if from its peer: `seq` from
 /// rcv_nxt, `ack` from snd_nxt, TSval from the peer's last.
@@ -98,4 +99,88 @@ fn data_acking_unsent_bytes_gets_one_rate_limited_challenge() {
         Err(netd_core::Errno::EAGAIN),
         "the data was dropped"
     );
+}
+
+/// An ICMP destination unreachable to the sender of a TCP segment
+/// `from → to` with sequence number `seq`, quoting its IP header and first
+/// 8 bytes, as a router on the path would send it.
+fn unreachable(code: u8, from: SocketAddrV4, to: SocketAddrV4, seq: SeqNum) -> Vec<u8> {
+    let quoted = tcp_packet(
+        from,
+        to,
+        seq,
+        SeqNum(0),
+        TcpFlags::SYN,
+        TcpOptions::default(),
+        b"",
+    );
+    let msg = netd_core::icmp::build(3, code, [0; 4], &quoted[..28]);
+    ip_packet(*to.ip(), *from.ip(), 1, &msg)
+}
+
+/// connect() to B, with its SYN on the way; the ICMP error is processed
+/// before the SYN-ACK can come back.
+fn connect_with_icmp(seq_offset: u32) -> (Sim, SocketHandle) {
+    let mut sim = ideal();
+    let _l = listen(&mut sim, B, PORT, 16);
+    let c = connect(&mut sim, A, addr_b(PORT));
+    let t = sim.stack(A).tcb(c).unwrap();
+    let pkt = unreachable(3, t.tuple.local, t.tuple.remote, t.iss + seq_offset);
+    sim.inject(A, pkt);
+    sim.run_for(ms(10));
+    (sim, c)
+}
+
+/// `tcp_v4_err()`: an error quoting a sequence number not in [snd_una,
+/// snd_nxt] is ignored and counted (OutOfWindowIcmps); a blind sweep of
+/// ports with a guessed sequence number cannot fail a connect().
+#[test]
+fn an_icmp_error_quoting_a_sequence_never_sent_leaves_a_connect_alone() {
+    let (mut sim, c) = connect_with_icmp(12_345);
+    assert_eq!(state(&sim, A, c), State::Established);
+    assert_eq!(sim.stack(A).mib.tcp_ext.out_of_window_icmps, 1);
+}
+
+#[test]
+fn an_icmp_error_quoting_our_syn_fails_the_connect() {
+    let (mut sim, c) = connect_with_icmp(0);
+    let now = sim.now();
+    assert_eq!(
+        sim.stack(A).connect(now, c, addr_b(PORT)),
+        Err(Errno::ECONNREFUSED)
+    );
+    assert_eq!(sim.stack(A).mib.tcp_ext.out_of_window_icmps, 0);
+}
+
+/// A SYN from an address nobody answers for, and the ISN of B's SYN-ACK.
+fn half_open(sim: &mut Sim) -> (SocketHandle, SocketAddrV4, SeqNum) {
+    let l = listen(sim, B, PORT, 16);
+    let client = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 77), 40_000);
+    sim.clear_trace();
+    sim.inject(B, syn_from(client, addr_b(PORT), 1000));
+    sim.run_for(ms(1));
+    let synack = sim
+        .segments()
+        .into_iter()
+        .find(|s| s.from == B)
+        .expect("a SYN-ACK");
+    assert_eq!(sim.stack(B).listen_queues(l).map(|q| q.0), Some(1));
+    (l, client, synack.seq)
+}
+
+/// `tcp_req_err()`: a network or host unreachable quoting our SYN-ACK's ISN
+/// drops the half-open request at once (ListenDrops); one quoting another
+/// sequence number is counted and changes nothing.
+#[test]
+fn an_unreachable_for_our_syn_ack_drops_the_half_open_request() {
+    let mut sim = ideal();
+    let (l, client, iss) = half_open(&mut sim);
+    sim.inject(B, unreachable(1, addr_b(PORT), client, iss + 1));
+    sim.run_for(ms(1));
+    assert_eq!(sim.stack(B).listen_queues(l).map(|q| q.0), Some(1));
+    assert_eq!(sim.stack(B).mib.tcp_ext.out_of_window_icmps, 1);
+    sim.inject(B, unreachable(1, addr_b(PORT), client, iss));
+    sim.run_for(ms(1));
+    assert_eq!(sim.stack(B).listen_queues(l).map(|q| q.0), Some(0));
+    assert_eq!(sim.stack(B).mib.tcp_ext.listen_drops, 1);
 }

@@ -7,7 +7,7 @@
 use super::Stack;
 use crate::icmp;
 use crate::ip::frag::FragLimits;
-use crate::tcp::FourTuple;
+use crate::tcp::{FourTuple, SeqNum};
 use crate::time::Instant;
 use crate::wire::icmp as icmpw;
 use crate::wire::ipv4::{Ipv4Repr, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
@@ -140,13 +140,16 @@ impl Stack {
         }
         let sport = u16::from_be_bytes([rest[0], rest[1]]);
         let dport = u16::from_be_bytes([rest[2], rest[3]]);
+        // A quoted TCP header's sequence number (the first 8 bytes are all
+        // an ICMP error must carry).
+        let seq = SeqNum(u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]));
         let local = SocketAddrV4::new(inner.src, sport);
         let remote = SocketAddrV4::new(inner.dst, dport);
         let err = icmp::unreach_errno(code);
         let (mut net, tcp, udp) = self.split(now);
         match inner.protocol {
             PROTO_UDP => udp.err(&mut net, local, remote, err),
-            PROTO_TCP => tcp.v4_err(&mut net, FourTuple { local, remote }, code, err),
+            PROTO_TCP => tcp.v4_err(&mut net, FourTuple { local, remote }, seq, code, err),
             _ => {}
         }
     }

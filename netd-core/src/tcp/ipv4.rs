@@ -9,13 +9,13 @@ use super::output::reset_for;
 use super::sock::{Reconnect, Role, TcpSock};
 use super::table::TcpTables;
 use super::timewait::TwAction;
-use super::{ConnState, Ctx, FourTuple, Tcb};
+use super::{ConnState, Ctx, FourTuple, SeqNum, Tcb};
 use crate::inet::bind::{choose, port_range, PortRover};
 use crate::inet::wildcard;
 use crate::net::Net;
 use crate::sock::SocketHandle;
 use crate::sysctl::Sysctl;
-use crate::wire::icmp::CODE_FRAG_NEEDED;
+use crate::wire::icmp::{CODE_FRAG_NEEDED, CODE_HOST_UNREACH, CODE_NET_UNREACH};
 use crate::wire::ipv4::Ipv4Repr;
 use crate::wire::tcp::TcpRepr;
 use crate::wire::WireError;
@@ -91,7 +91,7 @@ impl TcpTables {
         lh: SocketHandle,
         tuple: FourTuple,
         seg: &TcpRepr,
-        isn: Option<super::SeqNum>,
+        isn: Option<SeqNum>,
     ) {
         let mut ctx = Ctx::new(net, &self.secrets, &mut self.challenge);
         let Some(Role::Listen(listener)) = self.socks.get_mut(&lh).map(|s| &mut s.role) else {
@@ -140,14 +140,23 @@ impl TcpTables {
 
     /// An ICMP destination-unreachable quoting one of our segments
     /// (`tcp_v4_err()`): fatal during the handshake, a soft error after it,
-    /// which is reported if the connection times out.
-    pub fn v4_err(&mut self, net: &mut Net, tuple: FourTuple, code: u8, err: Errno) {
+    /// which is reported if the connection times out. It must quote a
+    /// sequence number we sent and is not acknowledged yet (`between(seq,
+    /// snd_una, snd_nxt)`), or anyone who knows the 4-tuple could kill a
+    /// connect() blindly: it is counted (OutOfWindowIcmps) and ignored. One
+    /// for a SYN-ACK of ours goes to its request sock (`tcp_req_err()`).
+    pub fn v4_err(&mut self, net: &mut Net, tuple: FourTuple, seq: SeqNum, code: u8, err: Errno) {
         let Some(&h) = self.established.get(&tuple) else {
+            self.request_err(net, tuple, seq, code);
             return;
         };
         let Some(tcb) = self.socks.get_mut(&h).and_then(TcpSock::tcb_mut) else {
             return;
         };
+        if seq.before(tcb.snd_una) || seq.after(tcb.snd_max) {
+            net.mib.tcp_ext.out_of_window_icmps += 1;
+            return;
+        }
         if code == CODE_FRAG_NEEDED {
             return;
         }
@@ -158,6 +167,23 @@ impl TcpTables {
             tcb.soft_error = Some(err);
         }
         self.after(net, h);
+    }
+
+    /// An ICMP error for a half-open connection (`tcp_req_err()`): it must
+    /// quote our SYN-ACK's ISN; a network or host unreachable then drops the
+    /// request silently (ListenDrops), as accept() must not see network
+    /// errors.
+    fn request_err(&mut self, net: &mut Net, tuple: FourTuple, seq: SeqNum, code: u8) {
+        let listener = self.listeners.get(&tuple.local);
+        let listener = listener.or_else(|| self.listeners.get(&wildcard(tuple.local.port())));
+        let Some(Role::Listen(l)) = listener
+            .and_then(|lh| self.socks.get_mut(lh))
+            .map(|s| &mut s.role)
+        else {
+            return;
+        };
+        let abort = matches!(code, CODE_NET_UNREACH | CODE_HOST_UNREACH);
+        l.icmp_error(net.mib, tuple, seq, abort);
     }
 
     /// bind(2) for TCP (`inet_csk_get_port()`); the address is already

@@ -6,6 +6,7 @@
 use super::input::negotiate;
 use super::tcb::{Negotiated, Tcb};
 use super::{ts_now, ConnState, Ctx, FourTuple, SeqNum};
+use crate::mib::Mib;
 use crate::sock::{SockOpts, SocketHandle};
 use crate::time::Instant;
 use crate::timer::DeadlineSet;
@@ -100,6 +101,21 @@ impl Listener {
     fn unqueue(&mut self, tuple: &FourTuple) -> Option<RequestSock> {
         self.timers.remove(*tuple);
         self.syn_queue.remove(tuple)
+    }
+
+    /// An ICMP error quoting a SYN-ACK of ours (`tcp_req_err()`): one that
+    /// quotes another sequence number is counted and ignored; an abort
+    /// (network or host unreachable) drops the request (ListenDrops).
+    pub fn icmp_error(&mut self, mib: &mut Mib, tuple: FourTuple, seq: SeqNum, abort: bool) {
+        let Some(req) = self.syn_queue.get(&tuple) else {
+            return;
+        };
+        if seq != req.iss {
+            mib.tcp_ext.out_of_window_icmps += 1;
+        } else if abort {
+            self.unqueue(&tuple);
+            mib.tcp_ext.listen_drops += 1;
+        }
     }
 
     fn send_synack(ctx: &mut Ctx, req: &RequestSock) {
