@@ -184,3 +184,57 @@ fn an_unreachable_for_our_syn_ack_drops_the_half_open_request() {
     assert_eq!(sim.stack(B).listen_queues(l).map(|q| q.0), Some(0));
     assert_eq!(sim.stack(B).mib.tcp_ext.listen_drops, 1);
 }
+
+/// What a SYN from `src` to B's `dst` brings back from B.
+fn answers_to_syn(src: Ipv4Addr, dst: SocketAddrV4) -> Vec<String> {
+    let mut sim = ideal();
+    let _l = listen(&mut sim, B, dst.port(), 16);
+    sim.clear_trace();
+    sim.inject(B, syn_from(SocketAddrV4::new(src, 40_000), dst, 1000));
+    sim.run_for(ms(5));
+    let from_b = sim.segments().into_iter().filter(|s| s.from == B);
+    from_b.map(|s| s.flags_str()).collect()
+}
+
+/// `ip_route_input_slow()`'s martian sources get no answer, so B reflects
+/// no SYN-ACK to a broadcast, multicast, zero or loopback address, nor to
+/// its own; a subnet broadcast source is not martian to Linux, and is
+/// answered there too.
+#[test]
+fn syns_from_martian_sources_get_no_answer() {
+    let b = *addr_b(PORT).ip();
+    for src in [
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::BROADCAST,
+        Ipv4Addr::new(224, 0, 0, 1),
+        Ipv4Addr::LOCALHOST,
+        b,
+    ] {
+        assert!(
+            answers_to_syn(src, addr_b(PORT)).is_empty(),
+            "{src} was answered"
+        );
+    }
+    assert_eq!(
+        answers_to_syn(Ipv4Addr::new(10, 0, 0, 255), addr_b(PORT)),
+        ["SYN|ACK"]
+    );
+}
+
+/// A destination in 127.0.0.0/8 from the link is martian: a server bound
+/// to 127.0.0.1 is out of the link's reach, while loopback still works.
+#[test]
+fn loopback_is_not_reachable_from_the_link() {
+    let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, PORT);
+    assert!(answers_to_syn(*addr_a(0).ip(), local).is_empty());
+    let mut sim = ideal();
+    let now = sim.now();
+    let st = sim.stack(B);
+    let l = st.socket(netd_core::SockType::Stream).unwrap();
+    st.bind(l, local).unwrap();
+    st.listen(now, l, 16).unwrap();
+    let c = connect(&mut sim, B, local);
+    sim.run_for(ms(5));
+    assert_eq!(state(&sim, B, c), State::Established, "loopback connects");
+    assert!(sim.stack(B).accept(l).is_ok());
+}

@@ -26,6 +26,15 @@ impl Stack {
     /// DATA_VALID), which may be a GSO super-segment longer than the MTU:
     /// Linux takes CHECKSUM_PARTIAL/UNNECESSARY skbs without summing them.
     pub fn receive_offloaded(&mut self, now: Instant, packet: &[u8], csum_ok: bool) {
+        self.ip_rcv(now, packet, csum_ok, false);
+    }
+
+    /// A packet netd sent to itself (127.0.0.0/8 or its own address).
+    pub(super) fn receive_looped(&mut self, now: Instant, packet: &[u8]) {
+        self.ip_rcv(now, packet, false, true);
+    }
+
+    fn ip_rcv(&mut self, now: Instant, packet: &[u8], csum_ok: bool, looped: bool) {
         self.mib.ip.in_receives += 1;
         let (hdr, payload) = match Ipv4Repr::parse(packet) {
             Ok(v) => v,
@@ -43,6 +52,9 @@ impl Stack {
                 return;
             }
         };
+        if !looped && martian(self.host.addr, &hdr) {
+            return;
+        }
         if hdr.dst != self.host.addr && !hdr.dst.is_loopback() {
             // Not forwarding (net.ipv4.ip_forward = 0).
             self.mib.ip.in_addr_errors += 1;
@@ -153,4 +165,24 @@ impl Stack {
             _ => {}
         }
     }
+}
+
+/// What `ip_route_input_slow()` drops from a device as martian (with
+/// `route_localnet` and `accept_local` at 0): a source that is multicast,
+/// the limited broadcast, in 0.0.0.0/8, loopback, or one of our own
+/// addresses (`fib_validate_source()`), and a destination in 0.0.0.0/8 or
+/// loopback. Linux counts these only in its route-cache statistics; they
+/// get no answer, so no SYN-ACK or ICMP error is reflected to them and
+/// nothing on the link reaches a socket bound to 127.0.0.1. A subnet
+/// broadcast source is not martian to Linux, and is answered.
+fn martian(host: std::net::Ipv4Addr, hdr: &Ipv4Repr) -> bool {
+    let src = hdr.src;
+    let zeronet = |a: std::net::Ipv4Addr| a.octets()[0] == 0;
+    src.is_multicast()
+        || src.is_broadcast()
+        || zeronet(src)
+        || src.is_loopback()
+        || src == host
+        || zeronet(hdr.dst)
+        || hdr.dst.is_loopback()
 }

@@ -112,7 +112,7 @@ impl Stack {
     pub fn poll(&mut self, now: Instant) {
         let mut budget = LOOPBACK_BUDGET;
         while let Some(pkt) = self.host.tx.loopback.pop_front() {
-            self.receive(now, &pkt);
+            self.receive_looped(now, &pkt);
             self.host.tx.recycle(pkt);
             budget -= 1;
             if budget == 0 {
