@@ -238,3 +238,55 @@ fn loopback_is_not_reachable_from_the_link() {
     assert_eq!(state(&sim, B, c), State::Established, "loopback connects");
     assert!(sim.stack(B).accept(l).is_ok());
 }
+
+/// One-byte segments at every other sequence number across the whole
+/// window: the out-of-order queue holds them up to its truesize limit
+/// (twice the receive buffer, skb overhead counted per block), prunes or
+/// drops the rest (OfoPruned, TCPOFODrop), and the connection goes on
+/// taking the peer's in-order data.
+#[test]
+fn an_out_of_order_flood_of_tiny_segments_is_bounded_by_truesize() {
+    let mut sim = ideal();
+    let (c, _, srv) = establish(&mut sim);
+    let t = sim.stack(A).tcb(c).unwrap();
+    let (tuple, rcv_nxt, window, ts) = (t.tuple, t.rcv_nxt, t.rcv_wnd, t.ts_recent);
+    let opts = TcpOptions {
+        timestamp: Some((ts, 0)),
+        ..TcpOptions::default()
+    };
+    let flags = TcpFlags::ACK | TcpFlags::PSH;
+    let ack = t.snd_nxt;
+    let mut sent = 0;
+    for off in (2..window).step_by(2) {
+        let pkt = tcp_packet(
+            tuple.remote,
+            tuple.local,
+            rcv_nxt + off,
+            ack,
+            flags,
+            opts,
+            b"x",
+        );
+        sim.inject(A, pkt);
+        sent += 1;
+    }
+    sim.run_for(ms(50));
+    let t = sim.stack(A).tcb(c).unwrap();
+    let (blocks, truesize, rcvbuf) = (t.ooo.blocks(), t.ooo.truesize(), t.rcvbuf);
+    assert!(sent > 30_000, "{sent} segments");
+    assert!(
+        truesize <= 2 * rcvbuf,
+        "truesize {truesize} for a {rcvbuf} buffer"
+    );
+    assert!(blocks < sent / 50, "{blocks} of {sent} tiny segments held");
+    let ext = &sim.stack(A).mib.tcp_ext;
+    assert!(ext.tcp_ofo_drop > 0 && ext.prune_called > 0, "{ext:?}");
+    assert_eq!(state(&sim, A, c), State::Established);
+    let now = sim.now();
+    sim.stack(B).send(now, srv, b"in order").unwrap();
+    sim.run_for(ms(10));
+    assert!(
+        recv_now(&mut sim, A, c).is_ok_and(|n| n > 0),
+        "in-order data is still taken"
+    );
+}

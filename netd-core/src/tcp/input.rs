@@ -2,6 +2,7 @@
 //! `tcp_rcv_state_process()`, `tcp_validate_incoming()`, `tcp_ack()`,
 //! `tcp_data_queue()`, `tcp_fin()`, `__tcp_ack_snd_check()`).
 
+use super::ooo::BLOCK_OVERHEAD;
 use super::output::reset_for;
 use super::tcb::{Negotiated, Tcb, ATO_MIN, DEFAULT_MSS, DELACK_MAX, MAX_QUICKACKS, MIN_MSS};
 use super::{ts_now, ConnState, Ctx, SeqNum};
@@ -603,7 +604,9 @@ impl Tcb {
                 self.rcv_rtt_measure(ctx, data.len() as u32, tsecr);
             }
             let had_ooo = !self.ooo.is_empty();
-            self.drain_ooo();
+            let moved = self.ooo.drain(self.rcv_nxt, &mut self.recv_buf);
+            self.bytes_received += moved as u64;
+            self.rcv_nxt += moved as u32;
             if had_ooo && self.ooo.is_empty() {
                 // A hole was filled: tell the sender at once.
                 self.ack.now = true;
@@ -613,8 +616,14 @@ impl Tcb {
             }
         } else {
             if !data.is_empty() {
+                if !self.ooo_room(ctx, seq, data.len()) {
+                    ctx.mib.tcp_ext.tcp_ofo_drop += 1;
+                    self.ack.pending = true;
+                    self.ack.now = true;
+                    return;
+                }
                 ctx.mib.tcp_ext.tcp_ofo_queue += 1;
-                self.ooo_insert(seq, data);
+                self.ooo.insert(self.rcv_nxt, seq, data);
                 self.ooo_last = Some(seq);
             }
             if fin {
@@ -625,50 +634,34 @@ impl Tcb {
         }
     }
 
-    /// Add out-of-order bytes, keeping only what no stored segment already covers.
-    fn ooo_insert(&mut self, seq: SeqNum, data: &[u8]) {
-        let end = seq + data.len() as u32;
-        let mut pos = seq;
-        let mut pieces: Vec<(SeqNum, Vec<u8>)> = Vec::new();
-        for (s, d) in &self.ooo {
-            let e = *s + d.len() as u32;
-            if e.before_eq(pos) {
-                continue;
-            }
-            if s.after_eq(end) {
-                break;
-            }
-            if pos.before(*s) {
-                pieces.push((
-                    pos,
-                    data[(pos - seq) as usize..(*s - seq) as usize].to_vec(),
-                ));
-            }
-            pos = pos.max(e);
+    /// Room for an out-of-order arrival of `len` bytes at `seq`
+    /// (`tcp_try_rmem_schedule()` and `tcp_prune_queue()`): what is queued,
+    /// counted by truesize, may reach twice the receive buffer. Linux's
+    /// window is half its buffer (tcp_adv_win_scale 1), so its limit lets
+    /// truesize be twice what the window can bring; netd advertises its
+    /// whole buffer, so twice the buffer keeps the same proportion, and no
+    /// well-sized segment the window allows is refused. Past it, blocks above
+    /// `seq` are pruned from the top (OfoPruned); an arrival that would
+    /// still not fit is dropped (the caller counts TCPOFODrop).
+    fn ooo_room(&mut self, ctx: &mut Ctx, seq: SeqNum, len: usize) -> bool {
+        let limit = 2 * self.rcvbuf;
+        let need = len + BLOCK_OVERHEAD;
+        let used = self.recv_buf.len() + self.ooo.truesize();
+        if used + need <= limit {
+            return true;
         }
-        if pos.before(end) {
-            pieces.push((pos, data[(pos - seq) as usize..].to_vec()));
+        ctx.mib.tcp_ext.prune_called += 1;
+        if self.ooo.prune_above(seq, used + need - limit) {
+            ctx.mib.tcp_ext.ofo_pruned += 1;
+            // A conforming SACK receiver resets its SACK state (as Linux's
+            // tcp_sack_reset() after pruning): the latest block is gone.
+            self.ooo_last = None;
         }
-        let base = self.rcv_nxt;
-        self.ooo.extend(pieces);
-        self.ooo.sort_by_key(|(s, _)| *s - base);
-    }
-
-    /// Move out-of-order data that is now in order to the receive queue.
-    fn drain_ooo(&mut self) {
-        while let Some((s, _)) = self.ooo.first() {
-            if s.after(self.rcv_nxt) {
-                break;
-            }
-            let (s, d) = self.ooo.remove(0);
-            let end = s + d.len() as u32;
-            if end.after(self.rcv_nxt) {
-                let skip = (self.rcv_nxt - s) as usize;
-                self.recv_buf.extend(&d[skip..]);
-                self.bytes_received += (d.len() - skip) as u64;
-                self.rcv_nxt = end;
-            }
+        let fits = self.recv_buf.len() + self.ooo.truesize() + need <= limit;
+        if !fits {
+            ctx.mib.tcp_ext.rcv_pruned += 1;
         }
+        fits
     }
 
     /// `tcp_fin()`: the peer will send no more.

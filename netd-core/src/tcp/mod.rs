@@ -13,6 +13,7 @@ pub mod diag;
 pub mod input;
 pub mod ipv4;
 pub mod listen;
+pub mod ooo;
 pub mod output;
 pub mod rtt;
 pub mod sock;

@@ -128,36 +128,16 @@ impl Tcb {
         }
         if self.neg.sack_ok && !self.ooo.is_empty() {
             // RFC 2018 §4: the block holding the latest arrival first, then the rest.
-            let first = self.ooo_last.and_then(|s| self.ooo_block_containing(s));
+            let first = self.ooo_last.and_then(|s| self.ooo.range_containing(s));
             if let Some(b) = first {
                 o.push_sack(b);
             }
-            for b in self.ooo_blocks() {
-                if Some(b) != first {
-                    o.push_sack(b);
-                }
+            // At most four blocks fit in the option.
+            for b in self.ooo.ranges().filter(|b| Some(*b) != first).take(4) {
+                o.push_sack(b);
             }
         }
         o
-    }
-
-    /// Contiguous out-of-order ranges as SACK blocks.
-    fn ooo_blocks(&self) -> Vec<(SeqNum, SeqNum)> {
-        let mut blocks: Vec<(SeqNum, SeqNum)> = Vec::new();
-        for (s, d) in &self.ooo {
-            let e = *s + d.len() as u32;
-            match blocks.last_mut() {
-                Some(last) if last.1 == *s => last.1 = e,
-                _ => blocks.push((*s, e)),
-            }
-        }
-        blocks
-    }
-
-    fn ooo_block_containing(&self, seq: SeqNum) -> Option<(SeqNum, SeqNum)> {
-        self.ooo_blocks()
-            .into_iter()
-            .find(|(l, r)| seq.in_range(*l, *r))
     }
 
     /// Sequence number of the first byte in `send_buf`.

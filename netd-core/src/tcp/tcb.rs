@@ -2,6 +2,7 @@
 //! open (SYN-SENT) or from a completed request sock (SYN-RECV -> ESTABLISHED).
 
 use super::congestion::Reno;
+use super::ooo::OooQueue;
 use super::rtt::RttEstimator;
 use super::{ConnState, Ctx, FourTuple, SeqNum};
 use crate::sock::SockOpts;
@@ -110,8 +111,8 @@ pub struct Tcb {
     /// The window last advertised, in bytes.
     pub rcv_wnd: u32,
     pub recv_buf: VecDeque<u8>,
-    /// Out-of-order segments, sorted, non-overlapping.
-    pub ooo: Vec<(SeqNum, Vec<u8>)>,
+    /// Out-of-order data, non-overlapping (`out_of_order_queue`).
+    pub ooo: OooQueue,
     /// Sequence number of a FIN that arrived out of order.
     pub ooo_fin: Option<SeqNum>,
     /// Start of the out-of-order block updated last: the first SACK block (RFC 2018 §4).
@@ -218,7 +219,7 @@ impl Tcb {
             rcv_wup: SeqNum(0),
             rcv_wnd: 0,
             recv_buf: VecDeque::new(),
-            ooo: Vec::new(),
+            ooo: OooQueue::default(),
             ooo_fin: None,
             ooo_last: None,
             fin_received: false,
@@ -332,7 +333,7 @@ impl Tcb {
     }
 
     pub fn ooo_bytes(&self) -> usize {
-        self.ooo.iter().map(|(_, d)| d.len()).sum()
+        self.ooo.bytes()
     }
 
     /// Receive-buffer space not yet used by queued or out-of-order data.
