@@ -290,3 +290,40 @@ fn an_out_of_order_flood_of_tiny_segments_is_bounded_by_truesize() {
         "in-order data is still taken"
     );
 }
+
+/// 8-byte first fragments, each of a new datagram: with the fragments
+/// charged as Linux charges them (truesize, and each queue its `struct
+/// ipq`), the default 4 MB of ipfrag_high_thresh holds about 4,000 queues,
+/// as on Linux, and the rest are refused (ReasmFails); counting payload
+/// alone it took all 20,000 and would have taken 500,000.
+#[test]
+fn a_flood_of_tiny_first_fragments_holds_thousands_of_queues_not_millions() {
+    let mut sim = ideal();
+    let src = *addr_a(0).ip();
+    let dst = *addr_b(0).ip();
+    for id in 0..20_000u16 {
+        let hdr = netd_core::wire::ipv4::Ipv4Repr {
+            src,
+            dst,
+            protocol: netd_core::wire::ipv4::PROTO_UDP,
+            ttl: 64,
+            tos: 0,
+            ident: id,
+            dont_frag: false,
+            more_frags: true,
+            frag_offset: 0,
+            header_len: 20,
+            total_len: 28,
+        };
+        let mut pkt = Vec::new();
+        hdr.emit(8, &mut pkt);
+        pkt.extend_from_slice(&[0u8; 8]);
+        let now = sim.now();
+        sim.stack(B).receive(now, &pkt);
+    }
+    let st = sim.stack(B);
+    let (queues, mem) = (st.reassembly_queues(), st.reassembly_mem());
+    assert!((3_000..=5_000).contains(&queues), "{queues} queues");
+    assert!(mem <= 4 * 1024 * 1024, "{mem} bytes");
+    assert_eq!(st.mib.ip.reasm_fails as usize, 20_000 - queues);
+}

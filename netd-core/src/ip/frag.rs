@@ -1,6 +1,6 @@
 //! IPv4 reassembly (`ip_fragment.c`, `inet_fragment.c`): queues keyed by
-//! (src, dst, protocol, id), bounded by `ipfrag_high_thresh` bytes in all and
-//! `ipfrag_time` seconds each. Overlapping fragments kill the queue, as Linux
+//! (src, dst, protocol, id), bounded by `ipfrag_high_thresh` bytes of
+//! truesize in all and `ipfrag_time` seconds each. Overlapping fragments kill the queue, as Linux
 //! has done since 4.19 (RFC 5722 applied to IPv4); exact duplicates are ignored.
 
 use crate::mib::IpMib;
@@ -10,6 +10,15 @@ use crate::wire::ipv4::Ipv4Repr;
 use core::time::Duration;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+
+/// What Linux charges `ipfrag_high_thresh` for each fragment beyond its
+/// payload: the skb's truesize (a small packet off a virtio or TUN device:
+/// struct sk_buff, skb_shared_info and its aligned head, about 768 bytes).
+const FRAG_OVERHEAD: usize = 768;
+/// And for each queue: its `struct ipq` (`inet_frag_alloc()` charges
+/// `qsize`). With these, 4 MB holds about 4,000 queues of one small
+/// fragment each, as Linux does; counting payload alone it held 500,000.
+const QUEUE_OVERHEAD: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct FragKey {
@@ -27,6 +36,7 @@ struct FragQueue {
     total: Option<usize>,
     /// Header and first 8 bytes of the offset-0 fragment, for ICMP Time Exceeded.
     first: Option<Vec<u8>>,
+    /// What the queue is charged (see `FRAG_OVERHEAD`).
     bytes: usize,
 }
 
@@ -52,9 +62,14 @@ pub struct Reassembly {
 }
 
 impl Reassembly {
-    /// Bytes held in incomplete datagrams.
+    /// Bytes charged for incomplete datagrams (truesize, as Linux counts them).
     pub fn mem(&self) -> usize {
         self.mem
+    }
+
+    /// Incomplete datagrams held.
+    pub fn queues(&self) -> usize {
+        self.queues.len()
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -97,18 +112,22 @@ impl Reassembly {
             self.kill(&key, mib);
             return None;
         }
-        if self.mem + payload.len() > limits.high_thresh {
+        let new_queue = !self.queues.contains_key(&key);
+        let cost = payload.len() + FRAG_OVERHEAD + if new_queue { QUEUE_OVERHEAD } else { 0 };
+        // inet_frag_find() refuses any fragment once the charge passes the limit.
+        if self.mem + cost > limits.high_thresh {
             mib.reasm_fails += 1;
             return None;
         }
-        if !self.queues.contains_key(&key) {
+        if new_queue {
             self.timers.set(key, Some(now + limits.timeout));
+            self.mem += QUEUE_OVERHEAD;
         }
         let q = self.queues.entry(key).or_insert_with(|| FragQueue {
             frags: Vec::new(),
             total: None,
             first: None,
-            bytes: 0,
+            bytes: QUEUE_OVERHEAD,
         });
         let inconsistent = if hdr.more_frags {
             q.total.is_some_and(|t| end > t)
@@ -140,8 +159,8 @@ impl Reassembly {
             q.first = Some(packet[..keep].to_vec());
         }
         q.frags.insert(pos, (offset, payload.to_vec()));
-        q.bytes += payload.len();
-        self.mem += payload.len();
+        q.bytes += payload.len() + FRAG_OVERHEAD;
+        self.mem += payload.len() + FRAG_OVERHEAD;
         let total = q.total?;
         let mut expect = 0;
         for (o, d) in &q.frags {

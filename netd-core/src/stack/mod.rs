@@ -154,9 +154,14 @@ impl Stack {
         self.tcp.reclaim_idle_buffers(now, idle)
     }
 
-    /// Bytes held for IP reassembly.
+    /// Bytes charged for IP reassembly (truesize, as Linux counts them).
     pub fn reassembly_mem(&self) -> usize {
         self.frags.mem()
+    }
+
+    /// Datagrams waiting for fragments.
+    pub fn reassembly_queues(&self) -> usize {
+        self.frags.queues()
     }
 
     /// All counters with their /proc section names.
