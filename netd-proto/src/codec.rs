@@ -9,10 +9,15 @@ use serde::Serialize;
 /// small enough that a hostile length cannot make netd allocate much.
 pub const MAX_FRAME: usize = 16 << 20;
 
+/// Largest request frame netd reads: every request is small (the largest,
+/// a sysctl write or a Hello, is a few hundred bytes), so a client cannot
+/// make netd hold more than this of its input.
+pub const MAX_REQUEST: usize = 64 << 10;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum CodecError {
-    /// The length prefix exceeds MAX_FRAME.
-    TooLarge(usize),
+    /// The length prefix exceeds the limit.
+    TooLarge { len: usize, limit: usize },
     /// The payload is not a valid message.
     Malformed(String),
 }
@@ -20,8 +25,8 @@ pub enum CodecError {
 impl std::fmt::Display for CodecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CodecError::TooLarge(n) => {
-                write!(f, "frame of {n} bytes exceeds the {MAX_FRAME}-byte limit")
+            CodecError::TooLarge { len, limit } => {
+                write!(f, "frame of {len} bytes exceeds the {limit}-byte limit")
             }
             CodecError::Malformed(e) => write!(f, "malformed frame: {e}"),
         }
@@ -39,7 +44,10 @@ pub fn encode<T: Serialize>(msg: &T, out: &mut Vec<u8>) -> Result<(), CodecError
     let body = bincode::serde::encode_to_vec(msg, config())
         .map_err(|e| CodecError::Malformed(e.to_string()))?;
     if body.len() > MAX_FRAME {
-        return Err(CodecError::TooLarge(body.len()));
+        return Err(CodecError::TooLarge {
+            len: body.len(),
+            limit: MAX_FRAME,
+        });
     }
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&body);
@@ -49,14 +57,26 @@ pub fn encode<T: Serialize>(msg: &T, out: &mut Vec<u8>) -> Result<(), CodecError
 /// Take one message off the front of `buf` if a whole frame is there.
 /// `Ok(None)` means "need more bytes"; errors mean the stream is unusable.
 pub fn decode<T: DeserializeOwned>(buf: &mut Vec<u8>) -> Result<Option<T>, CodecError> {
+    decode_limited(buf, MAX_FRAME)
+}
+
+/// As [`decode`], refusing a frame longer than `limit` as soon as its
+/// length is known (netd reads requests with [`MAX_REQUEST`]).
+pub fn decode_limited<T: DeserializeOwned>(
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> Result<Option<T>, CodecError> {
     let Some(len) = buf
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     else {
         return Ok(None);
     };
-    if len > MAX_FRAME {
-        return Err(CodecError::TooLarge(len));
+    if len > limit.min(MAX_FRAME) {
+        return Err(CodecError::TooLarge {
+            len,
+            limit: limit.min(MAX_FRAME),
+        });
     }
     if buf.len() < 4 + len {
         return Ok(None);
@@ -105,7 +125,7 @@ mod tests {
         let mut huge = (u32::MAX).to_le_bytes().to_vec();
         assert!(matches!(
             decode::<Request>(&mut huge),
-            Err(CodecError::TooLarge(_))
+            Err(CodecError::TooLarge { .. })
         ));
         let mut junk = vec![3, 0, 0, 0, 0xff, 0xff, 0xff];
         assert!(matches!(

@@ -13,28 +13,6 @@ fn python(ns: &Netns, script: &str, args: &[&str]) -> std::process::Output {
     ns.exec(&argv)
 }
 
-// Sends from a thread while reading: an echo through bounded buffers
-// deadlocks if the client only reads after sending everything.
-const KERNEL_CLIENT: &str = r#"
-import socket, sys, hashlib, threading
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-data = (bytes((i * 7) % 251 for i in range(251)) * (n // 251 + 1))[:n]
-s = socket.create_connection((host, port), timeout=60)
-def send():
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-t = threading.Thread(target=send)
-t.start()
-got = bytearray()
-while True:
-    b = s.recv(1 << 16)
-    if not b:
-        break
-    got += b
-t.join()
-print("OK" if hashlib.sha256(got).digest() == hashlib.sha256(data).digest() else "MISMATCH %d" % len(got))
-"#;
-
 /// Sends N bytes of the pattern to whoever connects, then closes.
 const KERNEL_SOURCE: &str = r#"
 import socket, sys
@@ -90,25 +68,6 @@ const HUNDRED_MB: &str = "100000000";
 fn sha_client(ns: &Netns, args: &[&str]) -> std::process::Output {
     let client = compile_c("sha_client", &ns.dir);
     ns.libnet_program(&client, args).output().unwrap()
-}
-
-/// A libnet echo server on `port` for one connection and the kernel client
-/// echoing `bytes` through it, both ways at once, checked exactly;
-/// `before_client` runs once the server listens (to start a capture).
-fn echo_through_libnet<T>(
-    ns: &Netns,
-    port: &str,
-    bytes: &str,
-    before_client: impl FnOnce() -> T,
-) -> T {
-    let server = compile_c("echo_server", &ns.dir);
-    let (mut child, _child_out) =
-        spawn_until(&mut ns.libnet_program(&server, &[port, "1"]), "listening");
-    let t = before_client();
-    let out = python(ns, KERNEL_CLIENT, &[NETD_ADDR, port, bytes]);
-    assert_stdout(&out, "OK");
-    assert!(child.wait().unwrap().success());
-    t
 }
 
 #[test]

@@ -9,7 +9,7 @@ pub mod notify;
 pub mod sockets;
 pub mod tun;
 
-use control::{Client, ReadOutcome};
+use control::Client;
 use netd_core::stack::{Stack, StackConfig};
 use netd_core::sysctl::Sysctl;
 use netd_core::tcp::State;
@@ -103,6 +103,8 @@ struct Daemon {
     epoll: Epoll,
     timer: TimerFd,
     clients: HashMap<u64, Client>,
+    /// Clients with requests read but not yet served (see `serve_client`).
+    busy_clients: std::collections::BTreeSet<u64>,
     next_client: u64,
     notifier: Notifier,
     last_watchdog: std::time::Instant,
@@ -206,6 +208,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         epoll,
         timer,
         clients: HashMap::new(),
+        busy_clients: Default::default(),
         next_client: TOKEN_CLIENT0,
         notifier,
         last_watchdog: std::time::Instant::now(),
@@ -329,6 +332,7 @@ impl Daemon {
                     token => self.service_client(token, ev.events()),
                 }
             }
+            self.serve_busy_clients();
             self.stack.poll(now());
             self.pump_endpoints();
             self.answer_waiters();
@@ -404,10 +408,8 @@ impl Daemon {
                     self.waiters.swap_remove(i);
                     if let Some(c) = self.clients.get_mut(&client) {
                         c.reply(&r);
-                        if !c.flush() {
-                            self.drop_client(client);
-                        }
                     }
+                    self.write_client(client);
                 }
                 None => i += 1,
             }
@@ -415,9 +417,14 @@ impl Daemon {
     }
 
     fn epoll_timeout(&self) -> EpollTimeout {
+        // Requests are waiting to be served: look at the world, then go on.
+        if !self.busy_clients.is_empty() {
+            return EpollTimeout::ZERO;
+        }
         // With libnet sockets open, wake once a second for the reaper (one
         // cheap wakeup; scanning for dead ones on every event would not be).
-        let reap = (!self.endpoints.is_empty()).then_some(REAP_EVERY);
+        // With control clients, the same once-a-second turn drops stuck ones.
+        let reap = (!self.endpoints.is_empty() || !self.clients.is_empty()).then_some(REAP_EVERY);
         match (self.notifier.watchdog_every, reap) {
             (None, None) => EpollTimeout::NONE,
             (a, b) => {
@@ -435,6 +442,7 @@ impl Daemon {
             return;
         }
         self.last_reap = std::time::Instant::now();
+        self.drop_stuck_clients();
         self.stack.reclaim_idle_buffers(now(), REAP_EVERY);
         if !self.endpoints.has_dead() {
             return;
@@ -551,6 +559,7 @@ impl Daemon {
     }
 
     fn drop_client(&mut self, token: u64) {
+        self.busy_clients.remove(&token);
         if let Some(c) = self.clients.remove(&token) {
             let _ = self.epoll.delete(c.stream.as_fd());
         }
@@ -561,49 +570,101 @@ impl Daemon {
             return;
         };
         if events.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR) {
-            let requests = match client.read() {
-                ReadOutcome::Closed => {
-                    self.drop_client(token);
-                    return;
-                }
-                ReadOutcome::Requests(r) => r,
+            client.fill();
+        }
+        self.serve_client(token);
+    }
+
+    /// Serve a client's requests, at most `TURN_BUDGET` a turn and none
+    /// while its unread replies pass `OUT_HIGH`, then write its replies. A
+    /// client with requests left over is served again next turn.
+    fn serve_client(&mut self, token: u64) {
+        let mut budget = control::TURN_BUDGET;
+        while budget > 0 {
+            let Some(client) = self.clients.get_mut(&token) else {
+                return;
             };
-            for req in requests {
-                let Some(client) = self.clients.get_mut(&token) else {
-                    return;
-                };
-                if !client.greeted {
-                    if !client.greet(&req) {
-                        break;
-                    }
-                    continue;
+            if client.backed_up() {
+                break;
+            }
+            let Some(req) = client.next_request() else {
+                break;
+            };
+            budget -= 1;
+            if !client.greeted {
+                if !client.greet(&req) {
+                    break;
                 }
-                let uid = client.uid;
-                let reply = self.handle(token, uid, req);
-                if let Some(client) = self.clients.get_mut(&token) {
-                    match reply {
-                        Reply::Now(resp) => client.reply(&resp),
-                        Reply::WithFd(resp, fd) => client.reply_with_fd(&resp, fd),
-                        Reply::Later => {}
-                    }
+                continue;
+            }
+            let uid = client.uid;
+            let reply = self.handle(token, uid, req);
+            if let Some(client) = self.clients.get_mut(&token) {
+                match reply {
+                    Reply::Now(resp) => client.reply(&resp),
+                    Reply::WithFd(resp, fd) => client.reply_with_fd(&resp, fd),
+                    Reply::Later => {}
                 }
             }
         }
+        self.write_client(token);
+    }
+
+    /// Write what a client is owed and set what its connection waits for:
+    /// its requests (unless back-pressured or at EOF) and room for replies.
+    fn write_client(&mut self, token: u64) {
         let Some(client) = self.clients.get_mut(&token) else {
             return;
         };
-        if !client.flush() {
+        let flushed = client.flush();
+        let finished = client.eof() && flushed == control::Flush::Done && !client.has_request();
+        if flushed == control::Flush::Gone || finished {
             self.drop_client(token);
             return;
         }
-        let want = if client.wants_write() {
-            EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
+        if client.has_request() && !client.backed_up() {
+            self.busy_clients.insert(token);
         } else {
-            EpollFlags::EPOLLIN
-        };
+            self.busy_clients.remove(&token);
+        }
+        let mut want = EpollFlags::empty();
+        if !client.backed_up() && !client.eof() {
+            want |= EpollFlags::EPOLLIN;
+        }
+        if client.wants_write() {
+            want |= EpollFlags::EPOLLOUT;
+        }
         let _ = self
             .epoll
             .modify(client.stream.as_fd(), &mut EpollEvent::new(want, token));
+    }
+
+    /// Clients whose requests were left over last turn (see `serve_client`).
+    fn serve_busy_clients(&mut self) {
+        let busy: Vec<u64> = self.busy_clients.iter().copied().collect();
+        for token in busy {
+            self.serve_client(token);
+        }
+    }
+
+    /// Drop clients that have read none of their replies for `STUCK_AFTER`:
+    /// the descriptors and memory they hold are netd's, and they are saying
+    /// nothing.
+    fn drop_stuck_clients(&mut self) {
+        let now = std::time::Instant::now();
+        let stuck: Vec<(u64, u32, i32, usize)> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.stuck(now))
+            .map(|(t, c)| (*t, c.uid, c.pid, c.queued()))
+            .collect();
+        for (token, uid, pid, queued) in stuck {
+            eprintln!(
+                "netd: dropped control client pid {pid} uid {uid}: it read none of {queued} bytes of replies for {} s",
+                control::STUCK_AFTER.as_secs()
+            );
+            self.drop_client(token);
+        }
     }
 
     fn reload(&mut self) {

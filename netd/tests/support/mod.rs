@@ -118,6 +118,8 @@ impl Drop for Netns {
 pub struct Netd {
     pub child: Child,
     pub control: PathBuf,
+    /// netd's stderr (its log), printed if the test fails.
+    pub log: PathBuf,
     pub notify: UnixDatagram,
     pub notify_log: Vec<String>,
 }
@@ -135,15 +137,19 @@ impl Netd {
         let ctl = control.to_string_lossy().into_owned();
         let mut args = vec![env!("CARGO_BIN_EXE_netd"), "--control", &ctl];
         args.extend_from_slice(extra);
+        let log = ns.dir.join("netd.log");
+        let stderr = std::fs::File::create(&log).expect("netd's log file");
         let child = ns
             .command(&args)
             .env("NOTIFY_SOCKET", &notify_path)
             .stdin(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn netd");
         let mut d = Netd {
             child,
             control,
+            log,
             notify,
             notify_log: Vec::new(),
         };
@@ -190,6 +196,29 @@ impl Netd {
         }
     }
 
+    /// What netd has written to stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// netd's resident memory in KiB (VmRSS).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("netd's /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status")
+    }
+
+    /// How many descriptors netd has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .expect("netd's /proc fd")
+            .count()
+    }
+
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig)
             .expect("signal netd");
@@ -212,6 +241,9 @@ impl Drop for Netd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("netd's log:\n{}", self.log_text());
+        }
     }
 }
 
@@ -461,4 +493,45 @@ impl Program {
             self.inbuf.extend_from_slice(&buf[..n]);
         }
     }
+}
+
+// Sends from a thread while reading: an echo through bounded buffers
+// deadlocks if the client only reads after sending everything.
+pub const KERNEL_CLIENT: &str = r#"
+import socket, sys, hashlib, threading
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = (bytes((i * 7) % 251 for i in range(251)) * (n // 251 + 1))[:n]
+s = socket.create_connection((host, port), timeout=60)
+def send():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send)
+t.start()
+got = bytearray()
+while True:
+    b = s.recv(1 << 16)
+    if not b:
+        break
+    got += b
+t.join()
+print("OK" if hashlib.sha256(got).digest() == hashlib.sha256(data).digest() else "MISMATCH %d" % len(got))
+"#;
+
+/// A libnet echo server on `port` for one connection and the kernel client
+/// echoing `bytes` through it, both ways at once, checked exactly;
+/// `before_client` runs once the server listens (to start a capture).
+pub fn echo_through_libnet<T>(
+    ns: &Netns,
+    port: &str,
+    bytes: &str,
+    before_client: impl FnOnce() -> T,
+) -> T {
+    let server = compile_c("echo_server", &ns.dir);
+    let (mut child, _child_out) =
+        spawn_until(&mut ns.libnet_program(&server, &[port, "1"]), "listening");
+    let t = before_client();
+    let out = ns.exec(&["python3", "-c", KERNEL_CLIENT, NETD_ADDR, port, bytes]);
+    assert_stdout(&out, "OK");
+    assert!(child.wait().unwrap().success());
+    t
 }
