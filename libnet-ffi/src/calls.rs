@@ -37,8 +37,11 @@ pub extern "C" fn net_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let (Response::Socket { sock }, Some(fd)) = (resp, fd) else {
-        return fail(libc::EPROTO);
+    let (sock, fd) = match (resp, fd) {
+        (Response::Socket { sock }, Some(fd)) => (sock, fd),
+        // EMFILE past the uid's share, ENFILE when netd is out of descriptors.
+        (Response::Error { errno, .. }, _) => return fail(errno),
+        _ => return fail(libc::EPROTO),
     };
     let raw = match adopt(fd, flags) {
         Ok(r) => r,
@@ -131,6 +134,7 @@ pub unsafe extern "C" fn net_connect(fd: c_int, addr: *const sockaddr, len: sock
                 }
                 // Wait on a connection of our own so other threads' calls go on.
                 let mut conn = control::Conn::open()?;
+                conn.wait_forever()?;
                 match conn.call(&Request::WaitConnect { sock: e.sock })? {
                     (Response::Ok, _) => Ok(()),
                     (Response::Error { errno, .. }, _) => {

@@ -4,6 +4,11 @@
 //! descriptor in SCM_RIGHTS. Here too are the small requests the calls
 //! share: `simple` (success or an errno) and the pending errors the data
 //! calls fetch.
+//!
+//! A control call never waits for ever on a wedged or overloaded netd: the
+//! connect and each reply have `NETD_TIMEOUT` seconds (default 30, 0 for no
+//! limit), then the call fails with ETIMEDOUT. Only WaitConnect, a blocking
+//! connect()'s own connection, waits as long as the handshake takes.
 
 use netd_proto::codec;
 use netd_proto::{Request, Response, SockRef, DEFAULT_CONTROL_PATH, PROTOCOL_VERSION};
@@ -12,6 +17,52 @@ use std::io::{ErrorKind, IoSliceMut, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a control call may wait: `NETD_TIMEOUT` seconds (0: no
+/// limit), 30 by default, as long as netctl waits.
+fn call_timeout() -> Option<Duration> {
+    let secs = std::env::var("NETD_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(30);
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+/// Connect to the control socket, waiting at most `limit` for room in its
+/// backlog (a blocking connect() to a unix socket whose listener is not
+/// accepting waits for ever; a non-blocking one says EAGAIN).
+fn connect(path: &str, limit: Option<Duration>) -> Result<UnixStream, i32> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    let addr = UnixAddr::new(path).map_err(|e| e as i32)?;
+    let deadline = limit.map(|l| Instant::now() + l);
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .map_err(|e| e as i32)?;
+        match nix::sys::socket::connect(fd.as_raw_fd(), &addr) {
+            Ok(()) => {
+                let stream = UnixStream::from(fd);
+                stream.set_nonblocking(false).map_err(|e| io_errno(&e))?;
+                return Ok(stream);
+            }
+            Err(nix::errno::Errno::EAGAIN) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(libc::ETIMEDOUT);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e as i32),
+        }
+    }
+}
 
 /// The control socket: `NETD_SOCKET`, else /run/netd/netd.sock.
 pub fn control_path() -> String {
@@ -38,8 +89,12 @@ fn io_errno(e: &std::io::Error) -> i32 {
 impl Conn {
     /// Connect and greet; the errno a socket call should fail with otherwise
     /// (ENOENT or ECONNREFUSED when netd is not there).
+    /// A connection netd refused (out of descriptors: ENFILE; the uid past
+    /// `netd.control_clients_per_uid`: EMFILE) fails with netd's errno.
     pub fn open() -> Result<Conn, i32> {
-        let stream = UnixStream::connect(control_path()).map_err(|e| io_errno(&e))?;
+        let limit = call_timeout();
+        let stream = connect(&control_path(), limit)?;
+        stream.set_read_timeout(limit).map_err(|e| io_errno(&e))?;
         let mut c = Conn {
             stream,
             inbuf: Vec::new(),
@@ -50,15 +105,24 @@ impl Conn {
             client: "libnet".into(),
         })? {
             (Response::Hello { .. }, _) => Ok(c),
+            (Response::Error { errno, .. }, _) => Err(errno),
             _ => Err(libc::EPROTO),
         }
+    }
+
+    /// Wait for replies as long as they take (a blocking connect()'s
+    /// WaitConnect, which lasts the handshake).
+    pub fn wait_forever(&self) -> Result<(), i32> {
+        self.stream.set_read_timeout(None).map_err(|e| io_errno(&e))
     }
 
     /// One request, one response (and the descriptor it carried, if any).
     pub fn call(&mut self, req: &Request) -> Result<(Response, Option<OwnedFd>), i32> {
         let mut frame = Vec::new();
         codec::encode(req, &mut frame).map_err(|_| libc::EMSGSIZE)?;
-        self.stream.write_all(&frame).map_err(|e| io_errno(&e))?;
+        // If netd closed the connection it may have said why first: an
+        // error frame read after a failed write is the answer.
+        let wrote = self.stream.write_all(&frame).map_err(|e| io_errno(&e));
         loop {
             match codec::decode::<Response>(&mut self.inbuf) {
                 Ok(Some(resp)) => return Ok((resp, self.fds.pop())),
@@ -91,10 +155,17 @@ impl Conn {
                     }
                     (m.bytes, fds)
                 }
-                Err(nix::errno::Errno::EINTR) => return Err(libc::EINTR),
-                Err(e) => return Err(e as i32),
+                Err(e) => {
+                    wrote?;
+                    return Err(match e {
+                        // SO_RCVTIMEO ran out: netd did not answer in time.
+                        nix::errno::Errno::EAGAIN => libc::ETIMEDOUT,
+                        e => e as i32,
+                    });
+                }
             };
             if n == 0 {
+                wrote?;
                 return Err(libc::ECONNRESET);
             }
             self.fds.extend(fds);

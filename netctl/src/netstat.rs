@@ -143,6 +143,19 @@ fn sentence(section: &str, name: &str) -> Option<(&'static str, bool)> {
             "%d connections aborted after user close in linger timeout",
             false,
         ),
+        ("Netd", "ControlRefused") => (
+            "%d control connections refused (no descriptor, or past the uid's share)",
+            true,
+        ),
+        ("Netd", "ControlDropped") => (
+            "%d control connections dropped for reading none of their replies",
+            true,
+        ),
+        ("Netd", "SocketsRefused") => (
+            "%d socket() calls refused (no descriptor, or past the uid's share)",
+            true,
+        ),
+        ("Netd", "AcceptStalls") => ("%d times queued connections waited for a descriptor", true),
         _ => return None,
     })
 }
@@ -164,7 +177,8 @@ fn histogram(name: &str) -> Option<(&'static str, &'static str)> {
 /// `netstat -s` for the sections netd has.
 pub fn render_netstat_s(counters: &[Counter]) -> String {
     let mut sections: BTreeMap<usize, (&str, Vec<&Counter>)> = BTreeMap::new();
-    let order = ["Ip", "Icmp", "Tcp", "Udp", "TcpExt", "IpExt"];
+    // netd's own counters come last, after everything Linux has.
+    let order = ["Ip", "Icmp", "Tcp", "Udp", "TcpExt", "IpExt", "Netd"];
     for c in counters {
         if let Some(i) = order.iter().position(|s| *s == c.section) {
             sections

@@ -51,6 +51,10 @@ pub struct Sysctl {
     pub tcp_tw_reuse_delay: i64,
     pub tcp_window_scaling: i64,
     pub tcp_wmem: [i64; 3],
+    /// Control connections one uid may hold (the daemon's, not Linux's).
+    pub control_clients_per_uid: i64,
+    /// libnet sockets one uid may hold (the daemon's; RLIMIT_NOFILE's role).
+    pub sockets_per_uid: i64,
 }
 
 impl Default for Sysctl {
@@ -101,6 +105,9 @@ impl Default for Sysctl {
             tcp_tw_reuse_delay: 1000,
             tcp_window_scaling: 1,
             tcp_wmem: [4096, 16_384, 4 * 1024 * 1024],
+            control_clients_per_uid: 1024,
+            // The daemon sizes it from its descriptor limit at start.
+            sockets_per_uid: 0,
         }
     }
 }
@@ -489,6 +496,24 @@ pub static TUNABLES: &[Tunable] = &[
         3,
         1,
         "Send buffer: min default max (bytes)."
+    ),
+    scalar!(
+        "netd.control_clients_per_uid",
+        control_clients_per_uid,
+        Kind::Int {
+            min: 0,
+            max: INT_MAX
+        },
+        "Control connections one uid may hold open (netd's own; 0: no limit). Past it a new one is answered EMFILE and closed."
+    ),
+    scalar!(
+        "netd.sockets_per_uid",
+        sockets_per_uid,
+        Kind::Int {
+            min: 0,
+            max: INT_MAX
+        },
+        "libnet sockets one uid may hold, accepted ones included (netd's own, in RLIMIT_NOFILE's role; 0: no limit). Past it socket() fails with EMFILE and connections wait in the accept queue. netd sets it to 3/4 of its descriptor limit at start, as Linux sizes tcp_max_orphans from memory at boot."
     ),
 ];
 

@@ -3,7 +3,7 @@
 //! with errors that say what went wrong in operator terms.
 
 use crate::codec;
-use crate::{Request, Response, PROTOCOL_VERSION};
+use crate::{Errno, Request, Response, PROTOCOL_VERSION};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,9 @@ pub enum ClientError {
     Protocol(String),
     /// netd went away mid-conversation.
     Disconnected,
+    /// netd answered the connection with an error and closed it: out of
+    /// descriptors, or this uid holds its share of control connections.
+    Turned(String),
     Io(std::io::Error),
 }
 
@@ -32,6 +35,7 @@ impl std::fmt::Display for ClientError {
             ClientError::Permission(p) => write!(f, "cannot reach netd at {}: permission denied (ask to join the netctl group)", p.display()),
             ClientError::Protocol(m) => write!(f, "netd protocol error: {m}"),
             ClientError::Disconnected => write!(f, "netd closed the connection"),
+            ClientError::Turned(m) => write!(f, "netd refused the connection: {m}"),
             ClientError::Io(e) => write!(f, "talking to netd: {e}"),
         }
     }
@@ -72,6 +76,11 @@ impl ControlClient {
             Response::Hello { version, .. } => Err(ClientError::Protocol(format!(
                 "netd speaks version {version}, this client {PROTOCOL_VERSION}"
             ))),
+            Response::Error { errno, message }
+                if errno == Errno::ENFILE.code() || errno == Errno::EMFILE.code() =>
+            {
+                Err(ClientError::Turned(message))
+            }
             Response::Error { message, .. } => Err(ClientError::Protocol(message)),
             other => Err(ClientError::Protocol(format!(
                 "unexpected greeting {other:?}"
@@ -82,10 +91,16 @@ impl ControlClient {
     pub fn request(&mut self, req: &Request) -> Result<Response, ClientError> {
         let mut out = Vec::new();
         codec::encode(req, &mut out).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        self.stream.write_all(&out).map_err(|e| match e.kind() {
-            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => ClientError::Disconnected,
-            _ => ClientError::Io(e),
-        })?;
+        if let Err(e) = self.stream.write_all(&out) {
+            // netd may have said why it closed: that answer first.
+            return match (e.kind(), self.read_response()) {
+                (_, Ok(r @ Response::Error { .. })) => Ok(r),
+                (ErrorKind::BrokenPipe | ErrorKind::ConnectionReset, _) => {
+                    Err(ClientError::Disconnected)
+                }
+                _ => Err(ClientError::Io(e)),
+            };
+        }
         self.read_response()
     }
 

@@ -14,6 +14,7 @@ pub enum Errno {
     EACCES = 13,
     EFAULT = 14,
     EINVAL = 22,
+    ENFILE = 23,
     EMFILE = 24,
     EPIPE = 32,
     EDESTADDRREQ = 89,
@@ -45,7 +46,7 @@ impl Errno {
 
     pub fn from_code(code: i32) -> Option<Errno> {
         use Errno::*;
-        const ALL: [Errno; 31] = [
+        const ALL: [Errno; 32] = [
             EPERM,
             ENOENT,
             EINTR,
@@ -55,6 +56,7 @@ impl Errno {
             EACCES,
             EFAULT,
             EINVAL,
+            ENFILE,
             EMFILE,
             EPIPE,
             EDESTADDRREQ,
@@ -96,6 +98,7 @@ impl Errno {
             EACCES => "Permission denied",
             EFAULT => "Bad address",
             EINVAL => "Invalid argument",
+            ENFILE => "Too many open files in system",
             EMFILE => "Too many open files",
             EPIPE => "Broken pipe",
             EDESTADDRREQ => "Destination address required",

@@ -85,10 +85,22 @@ impl Daemon {
             Ok(h) => h,
             Err(e) => return Reply::Now(err(e)),
         };
-        match self.endpoints.create(&self.epoll, h, stream, uid) {
+        let share = self.stack.sysctl.sockets_per_uid;
+        match self.endpoints.create(&self.epoll, h, stream, uid, share) {
             Ok((sock, fd)) => Reply::WithFd(Response::Socket { sock }, fd),
             Err(e) => {
                 let _ = self.stack.close(t, h);
+                self.endpoints.sockets_refused += 1;
+                let limit = self.nofile;
+                let why = match e {
+                    Errno::EMFILE => {
+                        format!("uid {uid} holds netd.sockets_per_uid = {share} sockets")
+                    }
+                    _ => format!("netd is out of file descriptors (RLIMIT_NOFILE {limit})"),
+                };
+                self.share_log.log(std::time::Instant::now(), || {
+                    format!("socket() refused ({}): {why}", e.message())
+                });
                 Reply::Now(err(e))
             }
         }

@@ -4,7 +4,9 @@
 //! reloads the sysctl files).
 
 mod calls;
+mod clients;
 pub mod control;
+mod limits;
 pub mod notify;
 pub mod sockets;
 pub mod tun;
@@ -122,6 +124,16 @@ struct Daemon {
     rx_buf: Vec<u8>,
     /// The deadline the timerfd is armed for.
     armed: Option<Instant>,
+    /// netd's RLIMIT_NOFILE (after raising it to the hard limit).
+    nofile: u64,
+    /// A descriptor held back for answering control connections at EMFILE.
+    reserve: limits::Reserve,
+    /// The control listener is out of epoll until the next reap tick.
+    listener_paused: bool,
+    mib: limits::DaemonMib,
+    /// Lines about running out of descriptors, about a uid past its share.
+    fd_log: limits::RateLog,
+    share_log: limits::RateLog,
 }
 
 /// How often dead endpoints are checked for a program that went away.
@@ -160,6 +172,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         mtu: usize::from(opts.mtu),
         seed: seed(),
     });
+    let (nofile_was, nofile) = limits::raise_nofile();
+    stack.sysctl.sockets_per_uid = limits::default_sockets_per_uid(nofile);
     stack.sysctl = load_sysctl_files(&stack.sysctl, &opts.sysctl_files)?;
     let tun = tun::Tun::open(&tun::TunConfig {
         name: &opts.tun,
@@ -219,7 +233,18 @@ pub fn run(opts: Options) -> Result<(), String> {
         last_reap: std::time::Instant::now(),
         rx_buf: vec![0u8; tun::VNET_HDR_LEN + 65_536],
         armed: None,
+        nofile,
+        reserve: limits::Reserve::new(),
+        listener_paused: false,
+        mib: limits::DaemonMib::default(),
+        fd_log: limits::RateLog::new(limits::LOG_EVERY),
+        share_log: limits::RateLog::new(limits::LOG_EVERY),
     };
+    if nofile_was != nofile {
+        eprintln!("netd: raised RLIMIT_NOFILE from {nofile_was} to its hard limit {nofile}");
+    } else {
+        eprintln!("netd: RLIMIT_NOFILE is {nofile} (soft = hard)");
+    }
     if d.opts.verbose {
         eprintln!(
             "netd: {} up as {}/{}, control socket {}",
@@ -443,6 +468,9 @@ impl Daemon {
         }
         self.last_reap = std::time::Instant::now();
         self.drop_stuck_clients();
+        self.resume_listener();
+        self.endpoints
+            .retry_starved(&mut self.stack, now(), &self.epoll);
         self.stack.reclaim_idle_buffers(now(), REAP_EVERY);
         if !self.endpoints.has_dead() {
             return;
@@ -532,138 +560,6 @@ impl Daemon {
                 self.stack.mib.ip.out_discards += 1;
             }
             self.stack.recycle(pkt.data);
-        }
-    }
-
-    fn accept_clients(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    let token = self.next_client;
-                    self.next_client += 1;
-                    if self
-                        .epoll
-                        .add(stream.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, token))
-                        .is_ok()
-                    {
-                        self.clients.insert(token, Client::new(stream));
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => return,
-            }
-        }
-    }
-
-    fn drop_client(&mut self, token: u64) {
-        self.busy_clients.remove(&token);
-        if let Some(c) = self.clients.remove(&token) {
-            let _ = self.epoll.delete(c.stream.as_fd());
-        }
-    }
-
-    fn service_client(&mut self, token: u64, events: EpollFlags) {
-        let Some(client) = self.clients.get_mut(&token) else {
-            return;
-        };
-        if events.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR) {
-            client.fill();
-        }
-        self.serve_client(token);
-    }
-
-    /// Serve a client's requests, at most `TURN_BUDGET` a turn and none
-    /// while its unread replies pass `OUT_HIGH`, then write its replies. A
-    /// client with requests left over is served again next turn.
-    fn serve_client(&mut self, token: u64) {
-        let mut budget = control::TURN_BUDGET;
-        while budget > 0 {
-            let Some(client) = self.clients.get_mut(&token) else {
-                return;
-            };
-            if client.backed_up() {
-                break;
-            }
-            let Some(req) = client.next_request() else {
-                break;
-            };
-            budget -= 1;
-            if !client.greeted {
-                if !client.greet(&req) {
-                    break;
-                }
-                continue;
-            }
-            let uid = client.uid;
-            let reply = self.handle(token, uid, req);
-            if let Some(client) = self.clients.get_mut(&token) {
-                match reply {
-                    Reply::Now(resp) => client.reply(&resp),
-                    Reply::WithFd(resp, fd) => client.reply_with_fd(&resp, fd),
-                    Reply::Later => {}
-                }
-            }
-        }
-        self.write_client(token);
-    }
-
-    /// Write what a client is owed and set what its connection waits for:
-    /// its requests (unless back-pressured or at EOF) and room for replies.
-    fn write_client(&mut self, token: u64) {
-        let Some(client) = self.clients.get_mut(&token) else {
-            return;
-        };
-        let flushed = client.flush();
-        let finished = client.eof() && flushed == control::Flush::Done && !client.has_request();
-        if flushed == control::Flush::Gone || finished {
-            self.drop_client(token);
-            return;
-        }
-        if client.has_request() && !client.backed_up() {
-            self.busy_clients.insert(token);
-        } else {
-            self.busy_clients.remove(&token);
-        }
-        let mut want = EpollFlags::empty();
-        if !client.backed_up() && !client.eof() {
-            want |= EpollFlags::EPOLLIN;
-        }
-        if client.wants_write() {
-            want |= EpollFlags::EPOLLOUT;
-        }
-        let _ = self
-            .epoll
-            .modify(client.stream.as_fd(), &mut EpollEvent::new(want, token));
-    }
-
-    /// Clients whose requests were left over last turn (see `serve_client`).
-    fn serve_busy_clients(&mut self) {
-        let busy: Vec<u64> = self.busy_clients.iter().copied().collect();
-        for token in busy {
-            self.serve_client(token);
-        }
-    }
-
-    /// Drop clients that have read none of their replies for `STUCK_AFTER`:
-    /// the descriptors and memory they hold are netd's, and they are saying
-    /// nothing.
-    fn drop_stuck_clients(&mut self) {
-        let now = std::time::Instant::now();
-        let stuck: Vec<(u64, u32, i32, usize)> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| c.stuck(now))
-            .map(|(t, c)| (*t, c.uid, c.pid, c.queued()))
-            .collect();
-        for (token, uid, pid, queued) in stuck {
-            eprintln!(
-                "netd: dropped control client pid {pid} uid {uid}: it read none of {queued} bytes of replies for {} s",
-                control::STUCK_AFTER.as_secs()
-            );
-            self.drop_client(token);
         }
     }
 
@@ -768,6 +664,10 @@ impl Daemon {
                 self.stack
                     .counter_lines()
                     .into_iter()
+                    .chain(
+                        self.mib
+                            .lines(self.endpoints.sockets_refused, self.endpoints.accept_stalls),
+                    )
                     .map(|(section, name, value)| Counter {
                         section: section.into(),
                         name: name.into(),

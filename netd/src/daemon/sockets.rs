@@ -12,6 +12,7 @@
 //! off the stack's accept queue. The socket lives while
 //! any descriptor of the program's end does: HUP on netd's end is close().
 
+use super::limits::{self, RateLog, LOG_EVERY};
 use netd_core::socket::{Shutdown, SockOptName, SockOptValue, SockType, SocketHandle};
 use netd_core::stack::Stack;
 use netd_core::tcp::State;
@@ -20,7 +21,7 @@ use netd_proto::Errno;
 use netd_proto::{AcceptRecord, SockRef, ACCEPT_RECORD, DGRAM_HEADER};
 use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
 use nix::sys::socket::{self as sk, AddressFamily, MsgFlags, SockFlag};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -93,6 +94,16 @@ enum ReadEnd {
 pub struct Endpoints {
     eps: HashMap<u32, Endpoint>,
     by_handle: HashMap<SocketHandle, u32>,
+    /// Endpoints per uid, for `netd.sockets_per_uid`.
+    per_uid: HashMap<u32, usize>,
+    /// Listeners whose queued connections are waiting for a descriptor
+    /// (netd's limit or the uid's share): tried again each reap tick.
+    starved: BTreeSet<u32>,
+    /// socket() calls refused for want of a descriptor or past the uid's share.
+    pub sockets_refused: u64,
+    /// Times a listener found no descriptor for a queued connection.
+    pub accept_stalls: u64,
+    stall_log: RateLog,
     next: u32,
     rng: u64,
     /// One scratch buffer for every pump: no allocation per wake-up.
@@ -108,6 +119,11 @@ impl Endpoints {
         Endpoints {
             eps: HashMap::new(),
             by_handle: HashMap::new(),
+            per_uid: HashMap::new(),
+            starved: BTreeSet::new(),
+            sockets_refused: 0,
+            accept_stalls: 0,
+            stall_log: RateLog::new(LOG_EVERY),
             next: 1,
             rng: seed | 1,
             scratch: vec![0u8; DGRAM_HEADER + 65536],
@@ -151,16 +167,27 @@ impl Endpoints {
     }
 
     /// Wrap stack socket `handle` in a socketpair; returns the program's end.
+    /// EMFILE if `uid` holds its `share` of sockets already (0: no limit),
+    /// as a process at RLIMIT_NOFILE gets; ENFILE if netd itself is out of
+    /// descriptors, as when the system's file table is full.
     pub fn create(
         &mut self,
         epoll: &Epoll,
         handle: SocketHandle,
         stream: bool,
         uid: u32,
+        share: i64,
     ) -> Result<(SockRef, OwnedFd), Errno> {
+        if limits::at_limit(self.per_uid.get(&uid).copied().unwrap_or(0), share) {
+            return Err(Errno::EMFILE);
+        }
         let id = self.next;
-        let (ours, theirs, app_inode) = socketpair(epoll, stream, id)?;
+        let (ours, theirs, app_inode) = socketpair(epoll, stream, id).map_err(|e| match e {
+            Errno::EMFILE | Errno::ENFILE => Errno::ENFILE,
+            e => e,
+        })?;
         self.next = self.next.wrapping_add(1).max(1);
+        *self.per_uid.entry(uid).or_default() += 1;
         let token = self.token();
         self.eps.insert(
             id,
@@ -198,6 +225,8 @@ impl Endpoints {
             return;
         };
         self.by_handle.remove(&ep.handle);
+        self.uncount(ep.uid);
+        self.starved.remove(&id);
         // No EPOLL_CTL_DEL: netd's end is never duplicated, so closing it
         // (when `ep` drops) takes it out of the epoll set.
         // Bytes still queued in the stack count as unread too (`tcp_close()`);
@@ -215,6 +244,26 @@ impl Endpoints {
     pub fn clear(&mut self) {
         self.eps.clear();
         self.by_handle.clear();
+        self.per_uid.clear();
+        self.starved.clear();
+    }
+
+    fn uncount(&mut self, uid: u32) {
+        if let Some(n) = self.per_uid.get_mut(&uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_uid.remove(&uid);
+            }
+        }
+    }
+
+    /// Hand over what starved listeners have queued, if descriptors are
+    /// free now (see `pump_listener`).
+    pub fn retry_starved(&mut self, stack: &mut Stack, now: Instant, epoll: &Epoll) {
+        let ids: Vec<u32> = std::mem::take(&mut self.starved).into_iter().collect();
+        for id in ids {
+            self.pump(id, stack, now, epoll);
+        }
     }
 
     /// The program is closing an fd. A dead connection is released at once;
@@ -268,6 +317,7 @@ impl Endpoints {
     fn forget(&mut self, id: u32, epoll: &Epoll) {
         if let Some(ep) = self.eps.remove(&id) {
             self.by_handle.remove(&ep.handle);
+            self.uncount(ep.uid);
             let _ = epoll.delete(ep.fd.as_fd());
         }
     }
@@ -304,8 +354,16 @@ impl Endpoints {
             let peer = stack
                 .peer_addr(child)
                 .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
-            let Ok((sock, theirs)) = self.create(epoll, child, true, uid) else {
-                break;
+            let share = stack.sysctl.sockets_per_uid;
+            let (sock, theirs) = match self.create(epoll, child, true, uid, share) {
+                Ok(c) => c,
+                Err(e) => {
+                    // As accept() failing with EMFILE leaves the connection
+                    // queued: it waits, and is tried again each reap tick
+                    // (or when the next connection arrives).
+                    self.starve(id, uid, e, stack);
+                    break;
+                }
             };
             let record = AcceptRecord {
                 sock,
@@ -335,6 +393,28 @@ impl Endpoints {
                 break;
             }
         }
+    }
+
+    /// Note that listener `id` (of `uid`) found no descriptor (`e`) for a
+    /// queued connection: counted once per stall, logged once an interval.
+    fn starve(&mut self, id: u32, uid: u32, e: Errno, stack: &Stack) {
+        if !self.starved.insert(id) {
+            return;
+        }
+        self.accept_stalls += 1;
+        let port = self
+            .eps
+            .get(&id)
+            .and_then(|ep| stack.local_addr(ep.handle).ok())
+            .map_or(0, |a| a.port());
+        let why = if e == Errno::EMFILE {
+            "its uid holds netd.sockets_per_uid sockets"
+        } else {
+            "netd is out of file descriptors"
+        };
+        self.stall_log.log(std::time::Instant::now(), || {
+            format!("connections wait in the accept queue of port {port} (uid {uid}): {why}")
+        });
     }
 
     /// An epoll event on netd's end of endpoint `id`.

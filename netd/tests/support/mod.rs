@@ -127,6 +127,16 @@ pub struct Netd {
 impl Netd {
     /// Start netd in `ns` and wait (bounded) for READY=1 on a notify socket.
     pub fn start(ns: &Netns, extra: &[&str]) -> Netd {
+        Netd::start_with(ns, extra, None)
+    }
+
+    /// netd with RLIMIT_NOFILE set to `nofile` (soft and hard), to meet
+    /// its descriptor limit with a few dozen sockets.
+    pub fn start_limited(ns: &Netns, extra: &[&str], nofile: u64) -> Netd {
+        Netd::start_with(ns, extra, Some(nofile))
+    }
+
+    fn start_with(ns: &Netns, extra: &[&str], nofile: Option<u64>) -> Netd {
         let control = ns.dir.join("netd.sock");
         let notify_path = ns.dir.join("notify.sock");
         let _ = std::fs::remove_file(&notify_path);
@@ -139,13 +149,22 @@ impl Netd {
         args.extend_from_slice(extra);
         let log = ns.dir.join("netd.log");
         let stderr = std::fs::File::create(&log).expect("netd's log file");
-        let child = ns
-            .command(&args)
-            .env("NOTIFY_SOCKET", &notify_path)
+        let mut cmd = ns.command(&args);
+        cmd.env("NOTIFY_SOCKET", &notify_path)
             .stdin(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn netd");
+            .stderr(stderr);
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit() is async-signal-safe and touches no memory
+            // of the parent's; `ip netns exec` passes the limit on to netd.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let child = cmd.spawn().expect("spawn netd");
         let mut d = Netd {
             child,
             control,
@@ -534,4 +553,13 @@ pub fn echo_through_libnet<T>(
     assert_stdout(&out, "OK");
     assert!(child.wait().unwrap().success());
     t
+}
+
+/// User and system CPU of process `pid`, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("netd's /proc stat");
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
