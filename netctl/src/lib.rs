@@ -19,6 +19,35 @@ mod tests {
     use netd_proto::{Counter, SockInfo, TcpInfo, WireAddr};
 
     #[test]
+    fn ss_summary_matches_the_captured_output() {
+        // ss-netstat.md §2.6, from the sockstat values behind it.
+        let st = netd_proto::SockStat {
+            sockets_used: 29,
+            tcp_inuse: 26,
+            tcp_orphan: 9,
+            tcp_tw: 3,
+            tcp_alloc: 32,
+            tcp_estab: 14,
+            udp_inuse: 1,
+            frag_inuse: 0,
+            frag_memory: 0,
+        };
+        assert_eq!(
+            render_ss_summary(&st),
+            "Total: 29\n\
+             TCP:   35 (estab 14, closed 9, orphaned 9, timewait 3)\n\
+             \n\
+             Transport Total     IP        IPv6\n\
+             RAW\t  0         0         0        \n\
+             UDP\t  1         1         0        \n\
+             TCP\t  26        26        0        \n\
+             INET\t  27        27        0        \n\
+             FRAG\t  0         0         0        \n\
+             \n"
+        );
+    }
+
+    #[test]
     fn ss_timer_matches_captured_ss_output() {
         // Values and renderings from ss-netstat.md §2.4.
         assert_eq!(ss_timer(6276), "6.276ms");

@@ -153,10 +153,7 @@ fn call(c: &mut ControlClient, req: Request) -> Result<Response, String> {
 }
 
 fn sockets(c: &mut ControlClient, processes: bool) -> Result<Vec<SockInfo>, String> {
-    match call(c, Request::Sockets { processes })? {
-        Response::Sockets(s) => Ok(s),
-        other => Err(format!("unexpected reply {other:?}")),
-    }
+    c.sockets(processes).map_err(|e| e.to_string())
 }
 
 fn counters(c: &mut ControlClient) -> Result<Vec<Counter>, String> {
@@ -270,11 +267,17 @@ fn ss(cli: &Cli, a: &SsArgs) -> Result<(), String> {
     };
     let wanted: Vec<u8> = f.states.clone().unwrap_or(default);
     let mut c = connect(&cli.control)?;
-    let all = sockets(&mut c, a.processes)?;
     if a.summary {
-        print!("{}", render_ss_summary(&all));
-        return Ok(());
+        // /proc/net/sockstat's counts, as ss reads them: never the table.
+        return match call(&mut c, Request::SockStat)? {
+            Response::SockStat(st) => {
+                print!("{}", render_ss_summary(&st));
+                Ok(())
+            }
+            other => Err(format!("unexpected reply {other:?}")),
+        };
     }
+    let all = sockets(&mut c, a.processes)?;
     let both = a.tcp == a.udp;
     let mut rows: Vec<SockInfo> = all
         .into_iter()

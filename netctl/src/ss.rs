@@ -2,7 +2,7 @@
 //! columns and widths, timers, TCP_INFO lines, state names and filters, and
 //! the summary.
 
-use netd_proto::{SockInfo, TcpInfo, WireAddr};
+use netd_proto::{SockInfo, SockStat, TcpInfo, WireAddr};
 use std::net::Ipv4Addr;
 
 /// Format a timer's remaining time as `ss -o` does (`print_ms_timer()` in
@@ -402,33 +402,29 @@ pub fn ss_info_line(i: &TcpInfo, with_flags: bool) -> String {
     format!("\t {}", t.join(" "))
 }
 
-/// `ss -s`: the TCP line and the transport table.
-pub fn render_ss_summary(rows: &[SockInfo]) -> String {
-    let tcp: Vec<&SockInfo> = rows.iter().filter(|r| r.proto == "tcp").collect();
-    let udp = rows.iter().filter(|r| r.proto == "udp").count();
-    let estab = tcp.iter().filter(|r| r.state == 1 || r.state == 8).count();
-    let tw = tcp.iter().filter(|r| r.state == 6).count();
-    let total = tcp.len() + udp;
-    let mut out = format!("Total: {total}\n");
+/// `ss -s` from /proc/net/sockstat's counts, with ss's arithmetic
+/// (`print_summary()`): the TCP line's total is alloc + tw and `closed` is
+/// alloc − (inuse − tw); the table's TCP row is inuse, INET is RAW + UDP +
+/// TCP. netd has IPv4 only and no raw sockets.
+pub fn render_ss_summary(s: &SockStat) -> String {
+    let closed = s
+        .tcp_alloc
+        .saturating_sub(s.tcp_inuse.saturating_sub(s.tcp_tw));
+    let mut out = format!("Total: {}\n", s.sockets_used);
     out.push_str(&format!(
-        "TCP:   {} (estab {estab}, closed 0, orphaned 0, timewait {tw})\n\n",
-        tcp.len()
+        "TCP:   {} (estab {}, closed {closed}, orphaned {}, timewait {})\n\n",
+        s.tcp_alloc + s.tcp_tw,
+        s.tcp_estab,
+        s.tcp_orphan,
+        s.tcp_tw
     ));
     out.push_str("Transport Total     IP        IPv6\n");
-    out.push_str(&format!("RAW\t  {:<9} {:<9} {:<9}\n", 0, 0, 0));
-    out.push_str(&format!("UDP\t  {:<9} {:<9} {:<9}\n", udp, udp, 0));
-    out.push_str(&format!(
-        "TCP\t  {:<9} {:<9} {:<9}\n",
-        tcp.len() - tw,
-        tcp.len() - tw,
-        0
-    ));
-    out.push_str(&format!(
-        "INET\t  {:<9} {:<9} {:<9}\n",
-        total - tw,
-        total - tw,
-        0
-    ));
-    out.push_str(&format!("FRAG\t  {:<9} {:<9} {:<9}\n", 0, 0, 0));
+    let row = |name: &str, v: u64| format!("{name}\t  {:<9} {:<9} {:<9}\n", v, v, 0);
+    out.push_str(&row("RAW", 0));
+    out.push_str(&row("UDP", s.udp_inuse));
+    out.push_str(&row("TCP", s.tcp_inuse));
+    out.push_str(&row("INET", s.udp_inuse + s.tcp_inuse));
+    out.push_str(&row("FRAG", s.frag_inuse));
+    out.push('\n');
     out
 }

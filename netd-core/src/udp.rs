@@ -352,15 +352,38 @@ impl UdpTable {
     /// The rows `ss -u` lists: bound sockets only; "connected" state 1
     /// (ESTABLISHED) or 7 (UNCONN), as `udp_diag` reports them.
     pub fn diag_rows(&self, out: &mut Vec<SockInfo>) {
-        for (h, s) in &self.socks {
-            let Some(local) = s.inet.local else { continue };
-            let state = if s.remote.is_some() { 1 } else { 7 };
-            let peer = s.remote.map_or(WireAddr::UNSPECIFIED, WireAddr::from);
-            out.push(SockInfo {
-                recv_q: s.rx_bytes as u64,
-                sk: u64::from(h.0),
-                ..SockInfo::row("udp", state, local.into(), peer)
-            });
+        for h in self.socks.keys() {
+            self.diag_row(*h, out);
         }
+    }
+
+    /// Every UDP socket's handle, for a dump.
+    pub fn diag_keys(&self) -> Vec<SocketHandle> {
+        self.socks.keys().copied().collect()
+    }
+
+    /// Socket `h`'s row, if it is bound (and still there).
+    pub fn diag_row(&self, h: SocketHandle, out: &mut Vec<SockInfo>) {
+        let Some(s) = self.socks.get(&h) else {
+            return;
+        };
+        let Some(local) = s.inet.local else {
+            return;
+        };
+        let state = if s.remote.is_some() { 1 } else { 7 };
+        let peer = s.remote.map_or(WireAddr::UNSPECIFIED, WireAddr::from);
+        out.push(SockInfo {
+            recv_q: s.rx_bytes as u64,
+            sk: u64::from(h.0),
+            ..SockInfo::row("udp", state, local.into(), peer)
+        });
+    }
+
+    /// /proc/net/sockstat's `UDP: inuse`: bound sockets.
+    pub fn inuse(&self) -> usize {
+        self.socks
+            .values()
+            .filter(|s| s.inet.local.is_some())
+            .count()
     }
 }

@@ -85,7 +85,15 @@ proptest! {
         for host in [A, B] {
             feed_offloaded(sim.stack(host), now, &pkt, link_vouches);
         }
-        // The stacks still work afterwards: time passes without panics.
+        // The stacks still work afterwards: time passes without panics, and
+        // the CurrEstab the stack keeps is still what a walk counts.
+        for host in [A, B] {
+            let now = sim.now();
+            let walked = sim.stack(host).sockets_info(now).iter()
+                .filter(|r| r.proto == "tcp" && (r.state == 1 || r.state == 8))
+                .count();
+            prop_assert_eq!(sim.stack(host).curr_estab(), walked);
+        }
         sim.run_for(secs(120));
     }
 }

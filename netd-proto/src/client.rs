@@ -104,6 +104,25 @@ impl ControlClient {
         self.read_response()
     }
 
+    /// Every socket (`Request::Sockets`), gathered from its `SocketRows`.
+    pub fn sockets(&mut self, processes: bool) -> Result<Vec<crate::SockInfo>, ClientError> {
+        let mut all = Vec::new();
+        let mut resp = self.request(&Request::Sockets { processes })?;
+        loop {
+            match resp {
+                Response::SocketRows { rows, last } => {
+                    all.extend(rows);
+                    if last {
+                        return Ok(all);
+                    }
+                }
+                Response::Error { message, .. } => return Err(ClientError::Protocol(message)),
+                other => return Err(ClientError::Protocol(format!("unexpected reply {other:?}"))),
+            }
+            resp = self.read_response()?;
+        }
+    }
+
     /// Send raw bytes (tests of malformed input).
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
         self.stream.write_all(bytes).map_err(ClientError::Io)

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use sockopt::{SockOpt, SockOptName, SockOptValue};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// Where netd listens unless told otherwise (`--control`, `NETD_SOCKET`).
 pub const DEFAULT_CONTROL_PATH: &str = "/run/netd/netd.sock";
@@ -44,10 +44,15 @@ pub enum Request {
     /// Reload the `--sysctl-file`s (as SIGHUP does); uid 0 only.
     Reload,
     /// Every socket, for `ss` and `netstat`; with `processes`, who holds each
-    /// libnet socket (`ss -p`).
+    /// libnet socket (`ss -p`). Answered by `SocketRows` frames of at most
+    /// `DUMP_CHUNK` sockets each, the last with `last` set, as fast as the
+    /// client reads them (an `inet_diag` dump: sockets that come or go
+    /// meanwhile may or may not be listed).
     Sockets {
         processes: bool,
     },
+    /// The counts `/proc/net/sockstat` has (`ss -s`), without the table.
+    SockStat,
 
     // Socket calls (libnet). The reply to `Socket` and `Accept` carries the
     // program's end of a socketpair as SCM_RIGHTS ancillary data.
@@ -252,7 +257,12 @@ pub enum Response {
     Value(String),
     Sysctl(Vec<(String, String)>),
     Counters(Vec<Counter>),
-    Sockets(Vec<SockInfo>),
+    /// Part of the answer to `Sockets`.
+    SocketRows {
+        rows: Vec<SockInfo>,
+        last: bool,
+    },
+    SockStat(SockStat),
     Socket {
         sock: SockRef,
     },
@@ -264,6 +274,34 @@ pub enum Response {
         errno: i32,
         message: String,
     },
+}
+
+/// Sockets per `SocketRows` frame: a frame stays far below the codec's
+/// limit whatever the rows hold, and netd holds one client's dump a few
+/// frames at a time.
+pub const DUMP_CHUNK: usize = 512;
+
+/// `/proc/net/sockstat`'s counts, which `ss -s` prints.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockStat {
+    /// `sockets: used`: sockets programs hold (netd: libnet sockets).
+    pub sockets_used: u64,
+    /// `TCP: inuse`: TCP sockets in the lookup tables (listening, or a
+    /// connection from SYN-SENT on), TIME-WAIT buckets not included.
+    pub tcp_inuse: u64,
+    /// `TCP: orphan`: closed by their program, still finishing.
+    pub tcp_orphan: u64,
+    /// `TCP: tw`: TIME-WAIT buckets.
+    pub tcp_tw: u64,
+    /// `TCP: alloc`: every TCP socket, unbound and unaccepted ones included.
+    pub tcp_alloc: u64,
+    /// Tcp CurrEstab (`ss -s` prints it as `estab`).
+    pub tcp_estab: u64,
+    /// `UDP: inuse`: bound UDP sockets.
+    pub udp_inuse: u64,
+    /// `FRAG: inuse`, `memory`: reassembly queues and their truesize.
+    pub frag_inuse: u64,
+    pub frag_memory: u64,
 }
 
 /// One row of `ss`: what `inet_diag` reports for a socket.

@@ -404,12 +404,7 @@ fn closing_a_listener_with_records_unread_resets_its_queued_connections() {
     // Nothing of port 7300 is left in netd (an RST leaves no TIME-WAIT).
     let mut left = usize::MAX;
     for _ in 0..50 {
-        let Ok(Response::Sockets(rows)) = netd
-            .client()
-            .request(&Request::Sockets { processes: false })
-        else {
-            panic!("no socket list");
-        };
+        let rows = netd.client().sockets(false).expect("the socket list");
         left = rows.iter().filter(|r| r.local.port == 7300).count();
         if left == 0 {
             break;

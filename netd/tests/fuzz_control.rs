@@ -25,6 +25,7 @@ fn request() -> impl Strategy<Value = Request> {
         Just(Request::SysctlAll),
         Just(Request::Counters),
         any::<bool>().prop_map(|processes| Request::Sockets { processes }),
+        Just(Request::SockStat),
         any::<bool>().prop_map(|stream| Request::Socket { stream }),
         (sock_ref(), wire_addr()).prop_map(|(sock, addr)| Request::Bind { sock, addr }),
         (sock_ref(), any::<i32>()).prop_map(|(sock, backlog)| Request::Listen { sock, backlog }),

@@ -7,9 +7,60 @@ use crate::tcp::sock::Role;
 use crate::tcp::timewait::TimeWaitSock;
 use crate::tcp::{FourTuple, State, Tcb};
 use crate::time::Instant;
-use netd_proto::SockInfo;
+use netd_proto::{SockInfo, SockStat};
+
+/// One entry of a socket dump: what `Stack::socket_rows` lists, in the
+/// order `Stack::socket_keys` gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockKey {
+    Tcp(SocketHandle),
+    TimeWait(FourTuple),
+    Udp(SocketHandle),
+}
 
 impl Stack {
+    /// What a dump of every socket walks, taken at its start (netd then
+    /// lists them a chunk at a time, as `inet_diag` resumes a netlink dump
+    /// where the last skb ended).
+    pub fn socket_keys(&self) -> Vec<SockKey> {
+        let (socks, tw) = self.tcp.diag_keys();
+        let udp = self.udp.diag_keys();
+        let mut keys = Vec::with_capacity(socks.len() + tw.len() + udp.len());
+        keys.extend(socks.into_iter().map(SockKey::Tcp));
+        keys.extend(tw.into_iter().map(SockKey::TimeWait));
+        keys.extend(udp.into_iter().map(SockKey::Udp));
+        keys
+    }
+
+    /// The rows of `keys` as they are now; a socket gone since is skipped.
+    pub fn socket_rows(&self, keys: &[SockKey], now: Instant, out: &mut Vec<SockInfo>) {
+        let mtu = self.host.tx.mtu;
+        for k in keys {
+            match k {
+                SockKey::Tcp(h) => self.tcp.diag_sock_rows(*h, now, mtu, out),
+                SockKey::TimeWait(t) => self.tcp.diag_tw_row(t, now, out),
+                SockKey::Udp(h) => self.udp.diag_row(*h, out),
+            }
+        }
+    }
+
+    /// /proc/net/sockstat for `ss -s` (`sockets_used` is the daemon's to
+    /// fill: it knows which sockets programs hold).
+    pub fn sockstat(&self) -> SockStat {
+        let (inuse, orphan, tw, alloc) = self.tcp.sockstat();
+        SockStat {
+            sockets_used: 0,
+            tcp_inuse: inuse as u64,
+            tcp_orphan: orphan as u64,
+            tcp_tw: tw as u64,
+            tcp_alloc: alloc as u64,
+            tcp_estab: self.tcp.curr_estab() as u64,
+            udp_inuse: self.udp.inuse() as u64,
+            frag_inuse: self.reassembly_queues() as u64,
+            frag_memory: self.reassembly_mem() as u64,
+        }
+    }
+
     /// Every socket as `ss` lists it, request socks and TIME-WAIT buckets
     /// included (`tcp_diag_get_info()` for the queue columns). Rows carry
     /// the socket's handle id in `sk`; who holds it is the daemon's to add.

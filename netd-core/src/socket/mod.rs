@@ -18,6 +18,8 @@ mod poll;
 use crate::stack::Stack;
 use netd_proto::Errno;
 
+pub use diag::SockKey;
+
 pub use crate::sock::{
     PollEvents, Shutdown, SockOpt, SockOptName, SockOptValue, SockOpts, SockType, SocketHandle,
 };

@@ -154,6 +154,12 @@ impl Stack {
         self.tcp.reclaim_idle_buffers(now, idle)
     }
 
+    /// Connections the next reclaim looks at (those holding buffers): an
+    /// idle connection whose buffers went back is not among them.
+    pub fn buffered_connections(&self) -> usize {
+        self.tcp.buffered_connections()
+    }
+
     /// Bytes charged for IP reassembly (truesize, as Linux counts them).
     pub fn reassembly_mem(&self) -> usize {
         self.frags.mem()

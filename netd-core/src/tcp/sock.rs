@@ -476,6 +476,11 @@ impl Tcb {
 
     /// Give back buffers left empty since `idle` ago (`sk_mem_reclaim()`):
     /// a VecDeque keeps its capacity when drained. Returns the bytes freed.
+    /// Whether either buffer holds memory (data, or capacity kept).
+    pub fn holds_buffers(&self) -> bool {
+        self.recv_buf.capacity() > 0 || self.send_buf.capacity() > 0
+    }
+
     pub fn reclaim_idle_buffers(&mut self, now: Instant, idle: Duration) -> usize {
         let quiet = now.saturating_since(self.ack.lrcvtime) >= idle
             && now.saturating_since(self.last_data_sent) >= idle;

@@ -15,7 +15,7 @@ use crate::time::Instant;
 use crate::timer::DeadlineSet;
 use core::time::Duration;
 use netd_proto::Errno;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddrV4;
 
 #[derive(Debug)]
@@ -31,6 +31,12 @@ pub struct TcpTables {
     pub(super) ports: BindTable,
     /// Each socket's earliest timer.
     timers: DeadlineSet<SocketHandle>,
+    /// Connections in ESTABLISHED or CLOSE-WAIT: Tcp CurrEstab, kept as
+    /// `tcp_set_state()` keeps TCP_MIB_CURRESTAB, so no walk counts it.
+    estab: HashSet<SocketHandle>,
+    /// Connections whose buffers hold memory: the only ones
+    /// `reclaim_idle_buffers` looks at, so idle ones cost nothing.
+    buffered: HashSet<SocketHandle>,
     pub(super) secrets: Secrets,
     pub(super) challenge: ChallengeLimiter,
 }
@@ -44,6 +50,8 @@ impl TcpTables {
             timewait: TimeWaitTable::default(),
             ports: BindTable::default(),
             timers: DeadlineSet::default(),
+            estab: HashSet::new(),
+            buffered: HashSet::new(),
             secrets: Secrets::from_seed(seed),
             challenge: ChallengeLimiter::default(),
         }
@@ -180,6 +188,8 @@ impl TcpTables {
             return;
         };
         self.timers.remove(h);
+        self.estab.remove(&h);
+        self.buffered.remove(&h);
         match &sock.role {
             Role::Conn(tcb) if self.established.get(&tcb.tuple) == Some(&h) => {
                 self.established.remove(&tcb.tuple);
@@ -194,10 +204,24 @@ impl TcpTables {
         }
     }
 
-    /// Arm the timer at socket `h`'s earliest deadline.
+    /// Arm the timer at socket `h`'s earliest deadline, and note whether it
+    /// counts in CurrEstab and holds buffer memory. Everything that touches
+    /// a socket ends here (its timers depend on it), which makes this the
+    /// place `tcp_set_state()`'s bookkeeping goes.
     pub(super) fn reschedule(&mut self, h: SocketHandle) {
-        let at = self.socks.get(&h).and_then(TcpSock::next_deadline);
-        self.timers.set(h, at);
+        let sock = self.socks.get(&h);
+        self.timers.set(h, sock.and_then(TcpSock::next_deadline));
+        let tcb = sock.and_then(TcpSock::tcb);
+        let estab =
+            tcb.is_some_and(|t| matches!(t.state, ConnState::Established | ConnState::CloseWait));
+        if estab {
+            self.estab.insert(h);
+        } else {
+            self.estab.remove(&h);
+        }
+        if tcb.is_some_and(Tcb::holds_buffers) {
+            self.buffered.insert(h);
+        }
     }
 
     /// The earliest time a TCP timer is due.
@@ -344,18 +368,28 @@ impl TcpTables {
 
     /// Give back the memory of buffers left empty for `idle` or longer;
     /// returns the bytes released (see [`Tcb::reclaim_idle_buffers`]).
+    /// Only connections that hold buffers are looked at, and those left
+    /// with none are forgotten until they hold some again.
     pub fn reclaim_idle_buffers(&mut self, now: Instant, idle: Duration) -> usize {
-        let tcbs = self.socks.values_mut().filter_map(TcpSock::tcb_mut);
-        tcbs.map(|t| t.reclaim_idle_buffers(now, idle)).sum()
+        let mut freed = 0;
+        let socks = &mut self.socks;
+        self.buffered.retain(|h| {
+            let Some(tcb) = socks.get_mut(h).and_then(TcpSock::tcb_mut) else {
+                return false;
+            };
+            freed += tcb.reclaim_idle_buffers(now, idle);
+            tcb.holds_buffers()
+        });
+        freed
+    }
+
+    pub fn buffered_connections(&self) -> usize {
+        self.buffered.len()
     }
 
     /// Tcp CurrEstab: connections in ESTABLISHED or CLOSE-WAIT.
     pub fn curr_estab(&self) -> usize {
-        self.socks
-            .values()
-            .filter_map(TcpSock::tcb)
-            .filter(|t| matches!(t.state, ConnState::Established | ConnState::CloseWait))
-            .count()
+        self.estab.len()
     }
 
     /// What getsockname() shows: the connection's address, the bound one,

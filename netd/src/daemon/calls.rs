@@ -71,6 +71,7 @@ impl Daemon {
                 _ => self.req_take_error(sock),
             },
             Request::TakeError { sock } => self.req_take_error(sock),
+            Request::Sockets { processes } => return Reply::Dump { processes },
             other => return Reply::Now(self.handle_admin(uid, other)),
         };
         Reply::Now(match reply {

@@ -6,11 +6,21 @@
 use super::control::{self, Client};
 use super::limits;
 use super::{Daemon, Reply, TOKEN_LISTENER};
-use netd_proto::{codec, Response};
+use netd_core::socket::{SockKey, SocketHandle};
+use netd_proto::{codec, Response, DUMP_CHUNK};
 use nix::sys::epoll::{EpollEvent, EpollFlags};
+use std::collections::HashMap;
 use std::io::{ErrorKind, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+
+/// A socket dump under way (`Request::Sockets`): the sockets there were when
+/// it began, how far it has got, and who held each (`ss -p`).
+pub(super) struct Dump {
+    keys: Vec<SockKey>,
+    next: usize,
+    users: HashMap<SocketHandle, Vec<(String, i32, i32)>>,
+}
 
 impl Daemon {
     /// Take every waiting control connection. At EMFILE/ENFILE the reserve
@@ -117,6 +127,7 @@ impl Daemon {
 
     pub(super) fn drop_client(&mut self, token: u64) {
         self.busy_clients.remove(&token);
+        self.dumps.remove(&token);
         if let Some(c) = self.clients.remove(&token) {
             let _ = self.epoll.delete(c.stream.as_fd());
         }
@@ -137,7 +148,8 @@ impl Daemon {
     /// client with requests left over is served again next turn.
     fn serve_client(&mut self, token: u64) {
         let mut budget = control::TURN_BUDGET;
-        while budget > 0 {
+        // A dump under way answers first: requests after it wait.
+        while budget > 0 && !self.dumps.contains_key(&token) {
             let Some(client) = self.clients.get_mut(&token) else {
                 return;
             };
@@ -156,30 +168,94 @@ impl Daemon {
             }
             let uid = client.uid;
             let reply = self.handle(token, uid, req);
+            if let Reply::Dump { processes } = reply {
+                self.start_dump(token, processes);
+                continue;
+            }
             if let Some(client) = self.clients.get_mut(&token) {
                 match reply {
                     Reply::Now(resp) => client.reply(&resp),
                     Reply::WithFd(resp, fd) => client.reply_with_fd(&resp, fd),
-                    Reply::Later => {}
+                    Reply::Later | Reply::Dump { .. } => {}
                 }
             }
         }
         self.write_client(token);
     }
 
+    /// A socket dump for `token`: the keys now, the rows as it reads them.
+    fn start_dump(&mut self, token: u64, processes: bool) {
+        let users = if processes {
+            self.socket_users()
+        } else {
+            HashMap::new()
+        };
+        let keys = self.stack.socket_keys();
+        self.dumps.insert(
+            token,
+            Dump {
+                keys,
+                next: 0,
+                users,
+            },
+        );
+    }
+
+    /// Queue the next chunks of `token`'s dump while its unread replies are
+    /// under half of `OUT_HIGH`: a dump of a million sockets holds netd to
+    /// a few frames at a time, not the table's worth.
+    fn continue_dump(&mut self, token: u64) {
+        let now = super::now();
+        while let (Some(d), Some(c)) = (self.dumps.get_mut(&token), self.clients.get_mut(&token)) {
+            if c.queued() >= control::OUT_HIGH / 2 {
+                return;
+            }
+            let end = (d.next + DUMP_CHUNK).min(d.keys.len());
+            let mut rows = Vec::with_capacity(end - d.next);
+            self.stack.socket_rows(&d.keys[d.next..end], now, &mut rows);
+            d.next = end;
+            for r in rows.iter_mut().filter(|r| r.sk != 0) {
+                let h = SocketHandle(r.sk as u32);
+                if let Some((uid, ino)) = self.endpoints.owner(h) {
+                    r.uid = uid;
+                    r.ino = ino;
+                }
+                r.users = d.users.get(&h).cloned().unwrap_or_default();
+            }
+            let last = end == d.keys.len();
+            c.reply(&Response::SocketRows { rows, last });
+            if last {
+                self.dumps.remove(&token);
+            }
+        }
+    }
+
     /// Write what a client is owed and set what its connection waits for:
-    /// its requests (unless back-pressured or at EOF) and room for replies.
+    /// its requests (unless back-pressured, dumping or at EOF) and room for
+    /// replies.
     pub(super) fn write_client(&mut self, token: u64) {
+        let flushed = loop {
+            self.continue_dump(token);
+            let Some(client) = self.clients.get_mut(&token) else {
+                return;
+            };
+            let flushed = client.flush();
+            // All sent and a dump goes on: its next chunks fit now.
+            if flushed != control::Flush::Done || !self.dumps.contains_key(&token) {
+                break flushed;
+            }
+        };
+        let dumping = self.dumps.contains_key(&token);
         let Some(client) = self.clients.get_mut(&token) else {
             return;
         };
-        let flushed = client.flush();
-        let finished = client.eof() && flushed == control::Flush::Done && !client.has_request();
+        let finished =
+            client.eof() && flushed == control::Flush::Done && !client.has_request() && !dumping;
         if flushed == control::Flush::Gone || finished {
             self.drop_client(token);
             return;
         }
-        if client.has_request() && !client.backed_up() {
+        if client.has_request() && !client.backed_up() && !dumping {
             self.busy_clients.insert(token);
         } else {
             self.busy_clients.remove(&token);

@@ -107,6 +107,8 @@ struct Daemon {
     clients: HashMap<u64, Client>,
     /// Clients with requests read but not yet served (see `serve_client`).
     busy_clients: std::collections::BTreeSet<u64>,
+    /// Socket dumps under way, by client.
+    dumps: HashMap<u64, clients::Dump>,
     next_client: u64,
     notifier: Notifier,
     last_watchdog: std::time::Instant,
@@ -157,6 +159,10 @@ enum Reply {
     WithFd(Response, OwnedFd),
     /// Answered later (WaitConnect).
     Later,
+    /// A socket dump, answered a chunk at a time (`clients::Dump`).
+    Dump {
+        processes: bool,
+    },
 }
 
 fn err(e: Errno) -> Response {
@@ -223,6 +229,7 @@ pub fn run(opts: Options) -> Result<(), String> {
         timer,
         clients: HashMap::new(),
         busy_clients: Default::default(),
+        dumps: HashMap::new(),
         next_client: TOKEN_CLIENT0,
         notifier,
         last_watchdog: std::time::Instant::now(),
@@ -675,23 +682,10 @@ impl Daemon {
                     })
                     .collect(),
             ),
-            Request::Sockets { processes } => {
-                let users = if processes {
-                    self.socket_users()
-                } else {
-                    HashMap::new()
-                };
-                let mut rows = self.stack.sockets_info(now());
-                for r in rows.iter_mut().filter(|r| r.sk != 0) {
-                    let h = netd_core::socket::SocketHandle(r.sk as u32);
-                    if let Some((uid, ino)) = self.endpoints.owner(h) {
-                        r.uid = uid;
-                        r.ino = ino;
-                    }
-                    r.users = users.get(&h).cloned().unwrap_or_default();
-                }
-                Response::Sockets(rows)
-            }
+            Request::SockStat => Response::SockStat(netd_proto::SockStat {
+                sockets_used: self.endpoints.held() as u64,
+                ..self.stack.sockstat()
+            }),
             Request::Reload => {
                 if uid != 0 {
                     return denied("reload");

@@ -96,6 +96,9 @@ pub struct Endpoints {
     by_handle: HashMap<SocketHandle, u32>,
     /// Endpoints per uid, for `netd.sockets_per_uid`.
     per_uid: HashMap<u32, usize>,
+    /// Dead endpoints waiting for their program's close (`reap_dead`): kept
+    /// as a set so the once-a-second check costs nothing when there are none.
+    dead: BTreeSet<u32>,
     /// Listeners whose queued connections are waiting for a descriptor
     /// (netd's limit or the uid's share): tried again each reap tick.
     starved: BTreeSet<u32>,
@@ -121,6 +124,7 @@ impl Endpoints {
             by_handle: HashMap::new(),
             per_uid: HashMap::new(),
             starved: BTreeSet::new(),
+            dead: BTreeSet::new(),
             sockets_refused: 0,
             accept_stalls: 0,
             stall_log: RateLog::new(LOG_EVERY),
@@ -140,6 +144,14 @@ impl Endpoints {
 
     pub fn len(&self) -> usize {
         self.eps.len()
+    }
+
+    /// Sockets programs hold (`sockets: used`): connections handed to a
+    /// listener's program whose accept() has not taken them yet are not,
+    /// as Linux allocates a struct socket only in accept().
+    pub fn held(&self) -> usize {
+        let pending: usize = self.eps.values().map(|e| e.pushed).sum();
+        self.eps.len().saturating_sub(pending)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -163,6 +175,7 @@ impl Endpoints {
             error,
             ..Endpoint::new(r.token, ep.handle, ep.stream, ep.uid, ours, app_inode)
         };
+        self.dead.remove(&r.id);
         Ok(theirs)
     }
 
@@ -227,6 +240,7 @@ impl Endpoints {
         self.by_handle.remove(&ep.handle);
         self.uncount(ep.uid);
         self.starved.remove(&id);
+        self.dead.remove(&id);
         // No EPOLL_CTL_DEL: netd's end is never duplicated, so closing it
         // (when `ep` drops) takes it out of the epoll set.
         // Bytes still queued in the stack count as unread too (`tcp_close()`);
@@ -246,6 +260,7 @@ impl Endpoints {
         self.by_handle.clear();
         self.per_uid.clear();
         self.starved.clear();
+        self.dead.clear();
     }
 
     fn uncount(&mut self, uid: u32) {
@@ -286,7 +301,7 @@ impl Endpoints {
 
     /// Whether any endpoint is dead and waiting for its program's close.
     pub fn has_dead(&self) -> bool {
-        self.eps.values().any(|e| e.dead)
+        !self.dead.is_empty()
     }
 
     /// Release dead endpoints whose program end is gone (`live` lacks its
@@ -300,11 +315,12 @@ impl Endpoints {
         stack: &mut Stack,
         now: Instant,
     ) -> usize {
+        let eps = &self.eps;
         let gone: Vec<u32> = self
-            .eps
+            .dead
             .iter()
-            .filter(|(_, e)| e.dead && !live.contains(&e.app_inode))
-            .map(|(id, _)| *id)
+            .copied()
+            .filter(|id| eps.get(id).is_some_and(|e| !live.contains(&e.app_inode)))
             .collect();
         for id in &gone {
             self.release(*id, stack, now);
@@ -318,6 +334,7 @@ impl Endpoints {
         if let Some(ep) = self.eps.remove(&id) {
             self.by_handle.remove(&ep.handle);
             self.uncount(ep.uid);
+            self.dead.remove(&id);
             let _ = epoll.delete(ep.fd.as_fd());
         }
     }
@@ -489,6 +506,7 @@ impl Endpoints {
             ep.dead = true;
             ep.interest = EpollFlags::empty();
             let _ = epoll.delete(ep.fd.as_fd());
+            self.dead.insert(id);
             return;
         }
         self.release(id, stack, now);
@@ -528,6 +546,9 @@ impl Endpoints {
             ep.pump_stream(stack, now, buf);
         } else {
             ep.pump_dgram(stack, now, buf);
+        }
+        if ep.dead {
+            self.dead.insert(id);
         }
         let sending = matches!(
             stack.tcp_state(ep.handle),

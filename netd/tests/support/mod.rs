@@ -478,6 +478,8 @@ impl Program {
         let mut fd = None;
         loop {
             match codec::decode::<Response>(&mut self.inbuf) {
+                // A dump's frames before its last are part of one answer.
+                Ok(Some(Response::SocketRows { last: false, .. })) => continue,
                 Ok(Some(r)) => {
                     if let (Response::Socket { sock }, true) = (&r, fd.is_some()) {
                         self.socks.push((*sock, fd.take()));
