@@ -213,6 +213,30 @@ fn unknown_key_and_invalid_value_get_procps_messages() {
     }
 }
 
+/// A supervisor that stops reading its notify socket (its queue full at
+/// net.unix.max_dgram_qlen, 10 in a new namespace) must not stop netd:
+/// netd's sends do not wait. Here the watchdog pings every 100 ms and
+/// nobody reads after READY=1; netd used to block in sendto() after ten.
+#[test]
+fn a_notify_socket_nobody_reads_never_blocks_netd() {
+    let ns = Netns::new("notifyfull");
+    let netd = Netd::start_env(&ns, &[], &[("WATCHDOG_USEC", "200000")]);
+    std::thread::sleep(Duration::from_secs(3));
+    let out = ns.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", NETD_ADDR]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 received"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let get = Request::SysctlGet {
+        name: "net.core.somaxconn".into(),
+    };
+    assert_eq!(
+        netd.client().request(&get).unwrap(),
+        Response::Value("4096".into())
+    );
+}
+
 #[test]
 fn watchdog_pings_come_from_the_loop_when_systemd_asks() {
     let ns = Netns::new("watchdog");

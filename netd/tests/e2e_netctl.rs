@@ -430,3 +430,93 @@ fn ss_gathers_a_dump_in_chunks_and_ss_s_counts_without_it() {
     drop(py.stdin.take());
     let _ = py.wait();
 }
+
+/// Past the 70,000 sockets at which the socket table overflowed one reply
+/// frame (netctl: "malformed frame: LimitExceeded"): 75,000 kernel
+/// connections wait in a libnet listener's accept queue; `ss` lists every
+/// one and `ss -s` counts them.
+#[test]
+fn ss_lists_and_ss_s_counts_75000_connections() {
+    const N: usize = 75_000;
+    const PROCS: usize = 5;
+    let ns = Netns::new("scale");
+    let netd = Netd::start(&ns, &[]);
+    let o = run(
+        &netd,
+        &[
+            "sysctl",
+            "-q",
+            "-w",
+            "net.core.somaxconn=100000",
+            "net.ipv4.tcp_max_syn_backlog=65536",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listener = r#"
+import libnet, sys
+s = libnet.socket()
+s.bind(("0.0.0.0", 7800))
+s.listen(100000)
+print("listening", flush=True)
+sys.stdin.readline()
+"#;
+    let (mut server, _server_out) = spawn_until(
+        ns.libnet_python(&["-c", listener]).stdin(Stdio::piped()),
+        "listening",
+    );
+    // A source address per client process (ephemeral ports are per
+    // address), and a wide port range: connect() finds a free port quickly.
+    ns.exec(&["sysctl", "-qw", "net.ipv4.ip_local_port_range=10000 60999"]);
+    let exe = compile_c("hold_conns", &ns.dir);
+    let per = (N / PROCS).to_string();
+    let mut clients = Vec::new();
+    for i in 0..PROCS {
+        let src = format!("10.77.0.{}", 10 + i);
+        ns.exec(&["ip", "addr", "add", &format!("{src}/24"), "dev", "netd0"]);
+        let mut cmd = ns.command(&[exe.to_str().unwrap(), NETD_ADDR, "7800", &per, &src]);
+        cmd.stdin(Stdio::piped());
+        // SAFETY: setrlimit() is async-signal-safe; the soft limit only.
+        unsafe {
+            cmd.pre_exec(|| {
+                use nix::sys::resource::{getrlimit, setrlimit, Resource};
+                let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+                setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(std::io::Error::from)
+            });
+        }
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        assert_eq!(next_line(&mut out), format!("opened {per}"));
+        clients.push(child);
+    }
+    // Every handshake done (bounded): CurrEstab from sockstat.
+    let mut c = netd.client();
+    let mut estab = 0;
+    for _ in 0..600 {
+        if let Ok(netd_proto::Response::SockStat(st)) = c.request(&netd_proto::Request::SockStat) {
+            estab = st.tcp_estab;
+        }
+        if estab as usize >= N {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(estab as usize, N);
+    let o = run(&netd, &["ss", "-tanH", "state", "established"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = stdout(&o).lines().count();
+    assert_eq!(rows, N, "{}", stderr(&o));
+    let summary = stdout(&run(&netd, &["ss", "-s"]));
+    assert!(
+        summary.starts_with(&format!(
+            "Total: 1\nTCP:   {} (estab {N}, closed 0, orphaned 0, timewait 0)\n",
+            N + 1
+        )),
+        "{summary}"
+    );
+    for mut child in clients {
+        drop(child.stdin.take());
+        let _ = child.wait();
+    }
+    drop(server.stdin.take());
+    let _ = server.wait();
+}

@@ -1,7 +1,7 @@
 //! The systemd notify protocol, written directly (sd_notify(3) "Notes"): one
 //! datagram of newline-separated KEY=VALUE lines to `$NOTIFY_SOCKET`, a path
 //! or an abstract name after `@`. Unset means "not supervised". Send errors
-//! never stop the daemon.
+//! never stop the daemon, and a send never waits.
 
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
@@ -42,10 +42,14 @@ impl Notifier {
         }
     }
 
+    /// Never blocks: a supervisor that does not read (its queue full, at
+    /// net.unix.max_dgram_qlen) loses the message, and the loop goes on.
     pub fn send(&self, msg: &str) {
         let Some(addr) = &self.target else { return };
         if let Ok(sock) = UnixDatagram::unbound() {
-            let _ = sock.send_to_addr(msg.as_bytes(), addr);
+            if sock.set_nonblocking(true).is_ok() {
+                let _ = sock.send_to_addr(msg.as_bytes(), addr);
+            }
         }
     }
 }

@@ -127,16 +127,21 @@ pub struct Netd {
 impl Netd {
     /// Start netd in `ns` and wait (bounded) for READY=1 on a notify socket.
     pub fn start(ns: &Netns, extra: &[&str]) -> Netd {
-        Netd::start_with(ns, extra, None)
+        Netd::start_with(ns, extra, None, &[])
+    }
+
+    /// netd with more environment (`WATCHDOG_USEC`, ...).
+    pub fn start_env(ns: &Netns, extra: &[&str], env: &[(&str, &str)]) -> Netd {
+        Netd::start_with(ns, extra, None, env)
     }
 
     /// netd with RLIMIT_NOFILE set to `nofile` (soft and hard), to meet
     /// its descriptor limit with a few dozen sockets.
     pub fn start_limited(ns: &Netns, extra: &[&str], nofile: u64) -> Netd {
-        Netd::start_with(ns, extra, Some(nofile))
+        Netd::start_with(ns, extra, Some(nofile), &[])
     }
 
-    fn start_with(ns: &Netns, extra: &[&str], nofile: Option<u64>) -> Netd {
+    fn start_with(ns: &Netns, extra: &[&str], nofile: Option<u64>, env: &[(&str, &str)]) -> Netd {
         let control = ns.dir.join("netd.sock");
         let notify_path = ns.dir.join("notify.sock");
         let _ = std::fs::remove_file(&notify_path);
@@ -151,6 +156,7 @@ impl Netd {
         let stderr = std::fs::File::create(&log).expect("netd's log file");
         let mut cmd = ns.command(&args);
         cmd.env("NOTIFY_SOCKET", &notify_path)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stderr(stderr);
         if let Some(n) = nofile {

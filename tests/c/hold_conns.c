@@ -2,7 +2,7 @@
  * source addresses given, without waiting for each handshake, and hold
  * them: for filling a netd listener's accept queue. RLIMIT_NOFILE must
  * exceed N (the caller sets it).
- * usage: soak_conns HOST PORT N SRC...   prints "opened N" then waits for
+ * usage: hold_conns HOST PORT N SRC...   prints "opened N" then waits for
  * a line on stdin (or EOF) and exits, closing everything. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-    if (argc < 5) { fprintf(stderr, "usage: soak_conns HOST PORT N SRC...\n"); return 2; }
+    if (argc < 5) { fprintf(stderr, "usage: hold_conns HOST PORT N SRC...\n"); return 2; }
     long n = atol(argv[3]);
     int nsrc = argc - 4;
     struct rlimit rl;
@@ -30,6 +30,10 @@ int main(int argc, char **argv) {
         if (s < 0) { perror("socket"); break; }
         struct sockaddr_in src = { .sin_family = AF_INET };
         inet_pton(AF_INET, argv[4 + i % nsrc], &src.sin_addr);
+        /* The port is chosen by connect() (quick), not by bind() (a search
+         * of every port the address holds, per socket). */
+        int one = 1;
+        setsockopt(s, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
         if (bind(s, (struct sockaddr *)&src, sizeof src) < 0) { perror("bind"); close(s); break; }
         if (connect(s, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
             perror("connect");
