@@ -133,6 +133,26 @@ fn sentence(section: &str, name: &str) -> Option<(&'static str, bool)> {
             "%d times recovered from packet loss due to fast retransmit",
             false,
         ),
+        ("TcpExt", "TCPSACKReorder") => ("Detected reordering %d times using SACK", false),
+        ("TcpExt", "TCPRenoReorder") => (
+            "Detected reordering %d times using reno fast retransmit",
+            false,
+        ),
+        ("TcpExt", "TCPTSReorder") => ("Detected reordering %d times using time stamp", false),
+        ("TcpExt", "TCPFullUndo") => (
+            "%d congestion windows fully recovered without slow start",
+            false,
+        ),
+        ("TcpExt", "TCPPartialUndo") => (
+            "%d congestion windows partially recovered using Hoe heuristic",
+            false,
+        ),
+        ("TcpExt", "TCPLossUndo") => (
+            "%d congestion windows recovered without slow start after partial ack",
+            false,
+        ),
+        ("TcpExt", "TCPRenoFailures") => ("%d timeouts after reno fast retransmit", false),
+        ("TcpExt", "TCPLossFailures") => ("%d timeouts in loss state", false),
         ("TcpExt", "TCPFastRetrans") => ("%d fast retransmits", false),
         ("TcpExt", "TCPSlowStartRetrans") => ("%d retransmits in slow start", false),
         ("TcpExt", "TCPAbortOnData") => ("%d connections reset due to unexpected data", false),

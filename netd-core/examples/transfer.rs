@@ -66,12 +66,14 @@ fn main() {
     );
     let m = &sim.stack(0).mib;
     println!(
-        "sender: OutSegs {} RetransSegs {} TCPFastRetrans {} TCPTimeouts {} TCPRenoRecovery {}",
+        "sender: OutSegs {} RetransSegs {} TCPFastRetrans {} TCPTimeouts {} TCPSackRecovery {} TCPLossProbes {} TCPLostRetransmit {}",
         m.tcp.out_segs,
         m.tcp.retrans_segs,
         m.tcp_ext.tcp_fast_retrans,
         m.tcp_ext.tcp_timeouts,
-        m.tcp_ext.tcp_reno_recovery
+        m.tcp_ext.tcp_sack_recovery,
+        m.tcp_ext.tcp_loss_probes,
+        m.tcp_ext.tcp_lost_retransmit
     );
     let r = &sim.stack(1).mib;
     println!(

@@ -27,6 +27,15 @@ pub struct Sysctl {
     pub tcp_abort_on_overflow: i64,
     pub tcp_challenge_ack_limit: i64,
     pub tcp_congestion_control: String,
+    pub tcp_dsack: i64,
+    pub tcp_early_retrans: i64,
+    pub tcp_frto: i64,
+    pub tcp_max_reordering: i64,
+    pub tcp_min_tso_segs: i64,
+    pub tcp_pacing_ca_ratio: i64,
+    pub tcp_pacing_ss_ratio: i64,
+    pub tcp_recovery: i64,
+    pub tcp_reordering: i64,
     pub tcp_fastopen: i64,
     pub tcp_fin_timeout: i64,
     pub tcp_invalid_ratelimit: i64,
@@ -80,6 +89,15 @@ impl Default for Sysctl {
             tcp_abort_on_overflow: 0,
             tcp_challenge_ack_limit: i64::from(i32::MAX),
             tcp_congestion_control: "reno".into(),
+            tcp_dsack: 1,
+            tcp_early_retrans: 3,
+            tcp_frto: 2,
+            tcp_max_reordering: 300,
+            tcp_min_tso_segs: 2,
+            tcp_pacing_ca_ratio: 120,
+            tcp_pacing_ss_ratio: 200,
+            tcp_recovery: 1,
+            tcp_reordering: 3,
             // Not Linux's 1 (client enabled): netd has no Fast Open yet.
             tcp_fastopen: 0,
             tcp_fin_timeout: 60,
@@ -432,6 +450,60 @@ pub static TUNABLES: &[Tunable] = &[
         3,
         1,
         "Receive buffer: min default max (bytes)."
+    ),
+    scalar!(
+        "net.ipv4.tcp_dsack",
+        tcp_dsack,
+        U8,
+        "Send D-SACK blocks for duplicate segments (RFC 2883)."
+    ),
+    scalar!(
+        "net.ipv4.tcp_early_retrans",
+        tcp_early_retrans,
+        Kind::U8 { min: 0, max: 4 },
+        "Tail loss probes: 3 or 4 on (RFC 8985 TLP, PTO = 2 SRTT), 0-2 off."
+    ),
+    scalar!(
+        "net.ipv4.tcp_frto",
+        tcp_frto,
+        U8,
+        "F-RTO (RFC 5682): detect spurious retransmission timeouts and undo them."
+    ),
+    scalar!(
+        "net.ipv4.tcp_max_reordering",
+        tcp_max_reordering,
+        INT,
+        "Largest reordering degree (packets) a connection may learn."
+    ),
+    scalar!(
+        "net.ipv4.tcp_min_tso_segs",
+        tcp_min_tso_segs,
+        Kind::U8 { min: 1, max: 255 },
+        "Fewest packets per TSO chunk (tcp_tso_autosize())."
+    ),
+    scalar!(
+        "net.ipv4.tcp_pacing_ca_ratio",
+        tcp_pacing_ca_ratio,
+        Kind::Int { min: 0, max: 1000 },
+        "Pacing rate in congestion avoidance, % of cwnd/srtt; sizes TSO chunks."
+    ),
+    scalar!(
+        "net.ipv4.tcp_pacing_ss_ratio",
+        tcp_pacing_ss_ratio,
+        Kind::Int { min: 0, max: 1000 },
+        "Pacing rate in slow start, % of cwnd/srtt; sizes TSO chunks."
+    ),
+    scalar!(
+        "net.ipv4.tcp_recovery",
+        tcp_recovery,
+        INT,
+        "Loss detection bits: 0x1 RACK (RFC 8985), 0x2 static reordering window, 0x4 no duplicate threshold."
+    ),
+    scalar!(
+        "net.ipv4.tcp_reordering",
+        tcp_reordering,
+        INT,
+        "Initial reordering degree: the duplicate-ACK threshold (packets)."
     ),
     scalar!(
         "net.ipv4.tcp_sack",

@@ -49,14 +49,15 @@ fn tcp_of(pkt: &[u8], verify: bool) -> (Ipv4Repr, TcpRepr<'_>) {
 }
 
 #[test]
-fn the_initial_window_leaves_as_one_super_segment_cut_at_the_mss() {
+fn the_initial_window_leaves_as_two_super_segments_of_half_the_window() {
     let (_, _, _, pkts) = first_flight(100_000);
-    assert_eq!(pkts.len(), 1, "IW10 is one TSO packet");
+    // tcp_cwnd_test(): one TSO packet carries at most half the window.
+    assert_eq!(pkts.len(), 2, "IW10 is two TSO packets of 5");
     let p = &pkts[0];
     let (_, seg) = tcp_of(&p.data, false);
     let mss = usize::from(p.gso_size);
     assert_eq!(mss, 1448, "MSS 1460 less the timestamp option");
-    assert_eq!(seg.payload.len(), 10 * mss);
+    assert_eq!(seg.payload.len(), 5 * mss);
     assert!(p.data.len() > 1500, "larger than the MTU");
     assert!(p.csum_partial);
     assert_eq!(usize::from(p.hdr_len), 20 + seg.header_len());
@@ -84,14 +85,14 @@ fn software_segmentation_gives_mtu_sized_segments_with_push_on_the_last() {
     let (ip0, seg0) = tcp_of(&p.data, false);
     let (seq0, total, psh) = (seg0.seq, seg0.payload.len(), seg0.flags.psh());
     let segs = gso::segment(p);
-    assert_eq!(segs.len(), 10);
+    assert_eq!(segs.len(), 5);
     let mut next = seq0;
     for (i, s) in segs.iter().enumerate() {
         assert!(s.len() <= 1500);
         let (ip, seg) = tcp_of(s, true);
         assert_eq!(ip.ident, ip0.ident.wrapping_add(i as u16));
         assert_eq!(seg.seq, next);
-        assert_eq!(seg.flags.psh(), psh && i == 9, "PSH only on the last");
+        assert_eq!(seg.flags.psh(), psh && i == 4, "PSH only on the last");
         next += seg.payload.len() as u32;
     }
     assert_eq!(next, seq0 + total as u32);
@@ -109,7 +110,7 @@ fn out_segs_counts_the_wire_segments_of_a_tso_packet() {
     while sim.stack(A).poll_transmit_packet().is_some() {
         pkts += 1;
     }
-    assert_eq!(pkts, 1);
+    assert_eq!(pkts, 2);
     assert_eq!(sim.stack(A).mib.tcp.out_segs - before, 10);
 }
 
@@ -129,8 +130,8 @@ fn a_super_segment_the_link_vouches_for_is_taken_whole_and_acked_once() {
     }
     assert_eq!(acks, vec![(end, 0)], "one ACK for the whole super-segment");
     let mut buf = vec![0u8; 65536];
-    assert_eq!(b.recv(now, srv, &mut buf, false), Ok(10 * 1448));
-    assert_eq!(&buf[..10 * 1448], &payload(100_000, 7)[..10 * 1448]);
+    assert_eq!(b.recv(now, srv, &mut buf, false), Ok(5 * 1448));
+    assert_eq!(&buf[..5 * 1448], &payload(100_000, 7)[..5 * 1448]);
 }
 
 #[test]

@@ -288,9 +288,11 @@ fn orphaned_connection_gives_up_after_tcp_orphan_retries() {
     );
     sim.run_for(secs(400));
     assert!(sim.stack(A).tcb_by_tuple(&tuple).is_none());
-    // tcp_orphan_retries = 0 means 8: the FIN is sent 9 times (~102 s of backoff from 200 ms).
+    // tcp_orphan_retries = 0 means 8: the FIN is sent, probed once (TLP),
+    // then retransmitted 8 times (~102 s of backoff from 200 ms).
     let fins = sim.segments().iter().filter(|s| s.flags.fin()).count();
-    assert_eq!(fins, 9);
+    assert_eq!(fins, 10);
+    assert_eq!(sim.stack(A).mib.tcp_ext.tcp_loss_probes, 1);
     assert_eq!(sim.stack(A).mib.tcp_ext.tcp_abort_on_timeout, 1);
 }
 

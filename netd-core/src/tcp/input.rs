@@ -68,7 +68,7 @@ impl Tcb {
     /// from a segment whose ACK was acceptable (FLAG_UPDATE_TS_RECENT), so
     /// a forged segment without an ACK, with a SYN or with an ACK for data
     /// never sent cannot move TS.Recent and make PAWS reject the real peer.
-    fn replace_ts_recent(&mut self, ctx: &Ctx, seg: &TcpRepr) {
+    pub(super) fn replace_ts_recent(&mut self, ctx: &Ctx, seg: &TcpRepr) {
         if !self.neg.ts_ok {
             return;
         }
@@ -130,7 +130,7 @@ impl Tcb {
             // Simultaneous open: answer with SYN-ACK from the same ISS; the
             // SYN's transmission record is replaced, not counted as a retransmit.
             self.state = ConnState::SynRcvd;
-            self.sent.clear();
+            self.rtx.clear();
             self.snd_max = self.iss;
             self.snd_nxt = self.iss;
             self.send_syn(ctx);
@@ -140,11 +140,12 @@ impl Tcb {
     /// Our SYN was acknowledged: take the RTT sample and clear the SYN timer.
     fn ack_synack(&mut self, ctx: &mut Ctx, seg: &TcpRepr) {
         let mut rtt = None;
-        if let Some(s) = self.sent.pop_front() {
-            if !s.retransmitted {
+        if let Some(s) = self.rtx.pop_head() {
+            if !s.is(super::rtx::EVER_RETRANS) {
                 rtt = Some(ctx.now - s.sent_at);
             }
         }
+        self.rec.undo_stamp = None;
         if rtt.is_none() && self.neg.ts_ok {
             if let Some((_, ecr)) = seg.options.timestamp.filter(|t| t.1 != 0) {
                 let ms = ts_now(ctx.now).wrapping_sub(ecr.wrapping_sub(self.ts_offset));
@@ -161,6 +162,7 @@ impl Tcb {
         self.backoff = 0;
         self.retransmits = 0;
         self.rtx_deadline = None;
+        self.xmit_timer = super::timer::XmitTimer::Retrans;
     }
 
     /// The acceptability test of `tcp_sequence()`: the segment must end no
@@ -192,6 +194,9 @@ impl Tcb {
         if seg.seg_len() > 0 && seg.seq.before(self.rcv_nxt) {
             ctx.mib.tcp_ext.delayed_ack_lost += 1;
             self.enter_quickack();
+            // RFC 2883 §4.1.1: report the duplicate with a D-SACK block.
+            let end = (seg.seq + seg.seg_len()).min(self.rcv_nxt);
+            self.dsack_set(ctx, seg.seq, end);
         }
         if self.oow_rate_limited(ctx, seg) {
             ctx.mib.tcp_ext.tcp_ack_skipped_seq += 1;
@@ -314,182 +319,6 @@ impl Tcb {
         self.ack_snd_check(ctx);
     }
 
-    /// ACK field processing (`tcp_ack()`); false drops the segment.
-    fn process_ack(&mut self, ctx: &mut Ctx, seg: &TcpRepr) -> bool {
-        let ack = seg.ack;
-        if ack.after(self.snd_max) {
-            // An ACK for data not yet sent is dropped with a challenge ACK,
-            // rate-limited (RFC 5961 §5.2, RFC 9293 §3.10.7.4; Linux since
-            // 42726ec644cb, in 6.18 stable): one answer per
-            // tcp_invalid_ratelimit, not one per segment a forger sends.
-            self.challenge_ack(ctx, seg);
-            return false;
-        }
-        if ack.before(self.snd_una) {
-            // RFC 5961 §5.2: an ACK older than the largest window gets a challenge.
-            if ack.before(self.snd_una - self.max_window) {
-                self.challenge_ack(ctx, seg);
-                return false;
-            }
-            return true;
-        }
-        self.replace_ts_recent(ctx, seg);
-        let wnd = if seg.flags.syn() {
-            u32::from(seg.window)
-        } else {
-            u32::from(seg.window) << self.neg.snd_wscale
-        };
-        let mut window_update = false;
-        if self.snd_wl1.before(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.before_eq(ack))
-        {
-            window_update = wnd != self.snd_wnd;
-            self.snd_wnd = wnd;
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = ack;
-            self.max_window = self.max_window.max(wnd);
-        }
-        // Any acceptable ACK shows the peer is alive (tcp_ack(): probes_out = 0, rcv_tstamp).
-        self.last_ack_recv = ctx.now;
-        self.probes_out = 0;
-        if self.persist_deadline.is_some() {
-            // tcp_ack_probe(): a usable window ends probing; otherwise keep backing off.
-            let head_fits = self.snd_wnd >= (self.write_seq - self.snd_una).min(self.mss);
-            if self.snd_wnd > 0 && head_fits {
-                self.persist_deadline = None;
-                self.persist_backoff = 0;
-                self.probes_tstamp = None;
-            } else {
-                self.persist_deadline = Some(ctx.now + self.probe0_when());
-            }
-        }
-        if ack.after(self.snd_una) {
-            self.on_new_ack(ctx, seg);
-        } else if seg.payload.is_empty()
-            && !seg.flags.syn()
-            && !seg.flags.fin()
-            && !window_update
-            && self.snd_max != self.snd_una
-        {
-            self.on_dupack(ctx);
-        }
-        true
-    }
-
-    fn on_new_ack(&mut self, ctx: &mut Ctx, seg: &TcpRepr) {
-        let ack = seg.ack;
-        let prior_flight = self.snd_max - self.snd_una;
-        let acked = ack - self.snd_una;
-        // Free the acknowledged bytes: SYN and FIN occupy sequence space but no buffer.
-        let data_start = if self.snd_una.after(self.iss) {
-            self.snd_una
-        } else {
-            self.iss + 1
-        };
-        let upto = ack.min(self.write_seq);
-        let freed = if upto.after(data_start) {
-            (upto - data_start) as usize
-        } else {
-            0
-        };
-        self.send_buf.drain(..freed.min(self.send_buf.len()));
-        self.snd_una = ack;
-        if self.snd_nxt.before(ack) {
-            self.snd_nxt = ack;
-        }
-        self.bytes_acked += u64::from(acked);
-        ctx.mib.tcp_ext.tcp_delivered += 1;
-
-        // RTT: from the oldest newly acked segment never retransmitted (Karn),
-        // else from the timestamp echo (`tcp_ack_update_rtt()`).
-        let mut first_ackt = None;
-        let mut retrans_acked = false;
-        while let Some(s) = self.sent.front() {
-            if !s.end.before_eq(ack) {
-                break;
-            }
-            if s.retransmitted {
-                retrans_acked = true;
-            } else if first_ackt.is_none() {
-                first_ackt = Some(s.sent_at);
-            }
-            self.sent.pop_front();
-        }
-        let mut rtt = if retrans_acked {
-            None
-        } else {
-            first_ackt.map(|t| ctx.now - t)
-        };
-        if rtt.is_none() && self.neg.ts_ok {
-            if let Some((_, ecr)) = seg.options.timestamp.filter(|t| t.1 != 0) {
-                let ms = ts_now(ctx.now).wrapping_sub(ecr.wrapping_sub(self.ts_offset));
-                if ms < 1 << 30 {
-                    rtt = Some(Duration::from_millis(u64::from(ms)));
-                }
-            }
-        }
-        if let Some(r) = rtt {
-            self.rtt.sample(r);
-        }
-        self.backoff = 0;
-        self.retransmits = 0;
-        self.retrans_stamp = None;
-
-        let mss = self.mss;
-        match self.recover {
-            Some(recover) if ack.after_eq(recover) => {
-                // RFC 6582 §3.2 step 3, full ACK: deflate to ssthresh (`tcp_end_cwnd_reduction()`).
-                self.cc.cwnd = self.cc.ssthresh.max(mss);
-                self.recover = None;
-                self.dupacks = 0;
-            }
-            Some(_) => {
-                // Partial ACK: the next hole is lost too; retransmit it and
-                // deflate by the amount acknowledged (RFC 6582 §3.2 step 4).
-                self.cc.cwnd = self.cc.cwnd.saturating_sub(acked).max(mss);
-                if acked >= mss {
-                    self.cc.cwnd += mss;
-                }
-                self.retransmit_head(ctx);
-                ctx.mib.tcp_ext.tcp_fast_retrans += 1;
-            }
-            None => {
-                self.dupacks = 0;
-                let cwnd_limited = if self.cc.in_slow_start() {
-                    self.cc.cwnd < 2 * prior_flight
-                } else {
-                    prior_flight + mss > self.cc.cwnd
-                };
-                self.cc.on_ack(freed as u32, mss, cwnd_limited);
-            }
-        }
-        self.rtx_deadline = if self.snd_una == self.snd_max {
-            None
-        } else {
-            Some(ctx.now + self.rto())
-        };
-    }
-
-    /// A duplicate ACK (RFC 5681 §2): three start fast retransmit, and later
-    /// ones inflate the window while in recovery (RFC 6582 §3.2).
-    fn on_dupack(&mut self, ctx: &mut Ctx) {
-        self.dupacks += 1;
-        let mss = self.mss;
-        if self.recover.is_some() {
-            self.cc.cwnd = self.cc.cwnd.saturating_add(mss);
-            return;
-        }
-        // Linux's tcp_reordering default: 3. A new recovery only once the
-        // previous one's data is acknowledged (RFC 6582 §3.2 step 2 "recover").
-        if self.dupacks == 3 && self.snd_una.after_eq(self.high_seq) {
-            self.recover = Some(self.snd_max);
-            self.high_seq = self.snd_max;
-            self.cc.enter_recovery(self.flight(), mss);
-            ctx.mib.tcp_ext.tcp_reno_recovery += 1;
-            ctx.mib.tcp_ext.tcp_fast_retrans += 1;
-            self.retransmit_head(ctx);
-        }
-    }
-
     /// `tcp_incr_quickack()`.
     fn incr_quickack(&mut self) {
         let q = (self.rcv_wnd / (2 * self.ack.rcv_mss.max(1))).clamp(2, MAX_QUICKACKS);
@@ -569,13 +398,17 @@ impl Tcb {
             if skip >= data.len() {
                 let fin_is_new = fin && seq + data.len() as u32 == self.rcv_nxt;
                 if !fin_is_new {
-                    // Entirely old: our ACK was lost.
+                    // Entirely old: our ACK was lost. Say so with a D-SACK
+                    // (RFC 2883 §4.1.1, tcp_data_queue() -> tcp_dsack_set()).
                     ctx.mib.tcp_ext.delayed_ack_lost += 1;
+                    self.dsack_set(ctx, seq, seq + data.len() as u32);
                     self.enter_quickack();
                     return;
                 }
                 data = &[];
             } else {
+                // Partly old: D-SACK the old part (RFC 2883 §4.1.3).
+                self.dsack_set(ctx, seq, self.rcv_nxt);
                 data = &data[skip..];
             }
             seq = self.rcv_nxt;
@@ -623,6 +456,17 @@ impl Tcb {
                     return;
                 }
                 ctx.mib.tcp_ext.tcp_ofo_queue += 1;
+                // Out-of-order data we already hold: D-SACK the overlap
+                // (RFC 2883 §4.1.2, tcp_data_queue_ofo()).
+                let end = seq + data.len() as u32;
+                let dup = self
+                    .ooo
+                    .ranges()
+                    .find(|&(l, r)| l.before(end) && r.after(seq))
+                    .map(|(l, r)| (l.max(seq), r.min(end)));
+                if let Some((l, r)) = dup {
+                    self.dsack_set(ctx, l, r);
+                }
                 self.ooo.insert(self.rcv_nxt, seq, data);
                 self.ooo_last = Some(seq);
             }

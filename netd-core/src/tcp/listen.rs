@@ -436,7 +436,8 @@ impl Tcb {
         tcb.snd_max = req.iss + 1;
         tcb.write_seq = req.iss + 1;
         tcb.snd_sml = req.iss + 1;
-        tcb.high_seq = req.iss + 1;
+        tcb.rec.high_seq = req.iss + 1;
+        tcb.rec.cwnd_usage_seq = req.iss + 1;
         tcb.irs = req.irs;
         tcb.rcv_nxt = req.irs + 1;
         tcb.rcv_wup = req.irs + 1;

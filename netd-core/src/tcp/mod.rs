@@ -4,18 +4,25 @@
 //! the socket calls do to a connection (`sock`, as `tcp.c`), segment
 //! arrival (`input`), what to send (`output`), timers (`timer`), the listen
 //! path (`listen`), TIME-WAIT minisockets (`timewait`), RTT/RTO (`rtt`),
-//! congestion control (`congestion`), receive-buffer autotuning
+//! the retransmit queue and scoreboard (`rtx`), ACK processing (`ack`),
+//! SACK tagging (`sack`), loss recovery with PRR and undo (`recovery`),
+//! RACK-TLP (`rack`), congestion control (`cong`), receive-buffer autotuning
 //! (`autotune`), SYN cookies (`syncookie`) and `ss`'s view (`diag`).
 
+pub mod ack;
 pub mod autotune;
-pub mod congestion;
+pub mod cong;
 pub mod diag;
 pub mod input;
 pub mod ipv4;
 pub mod listen;
 pub mod ooo;
 pub mod output;
+pub mod rack;
+pub mod recovery;
 pub mod rtt;
+pub mod rtx;
+pub mod sack;
 pub mod sock;
 pub mod syncookie;
 pub mod table;

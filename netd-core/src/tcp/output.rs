@@ -1,7 +1,9 @@
 //! What to send now (Linux `tcp_output.c`): window advertisement, options,
 //! the transmit loop with Nagle and sender-side SWS avoidance, ACKs and resets.
 
+use super::rtx::{pcount, TxSeg, RETRANS};
 use super::tcb::Tcb;
+use super::timer::XmitTimer;
 use super::{ts_now, ConnState, Ctx, FourTuple, SeqNum};
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr};
 
@@ -126,6 +128,12 @@ impl Tcb {
         if self.neg.ts_ok {
             o.timestamp = Some((ts_now(ctx.now).wrapping_add(self.ts_offset), self.ts_recent));
         }
+        if self.neg.sack_ok {
+            // RFC 2883 §4: a D-SACK block goes first.
+            if let Some(d) = self.dsack {
+                o.push_sack(d);
+            }
+        }
         if self.neg.sack_ok && !self.ooo.is_empty() {
             // RFC 2018 §4: the block holding the latest arrival first, then the rest.
             let first = self.ooo_last.and_then(|s| self.ooo.range_containing(s));
@@ -149,10 +157,12 @@ impl Tcb {
         }
     }
 
-    /// Emit one segment starting at `seq` with `len` bytes from the send queue.
+    /// Put one segment on the wire: `len` bytes of the send queue from
+    /// `seq` (one TSO chunk of `pcount` packets when longer than the MSS).
     /// Every segment but an active-open SYN carries an ACK, so this also
-    /// settles a pending delayed ACK (`tcp_event_ack_sent()`).
-    fn emit(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags, len: usize) {
+    /// settles a pending delayed ACK (`tcp_event_ack_sent()`). The
+    /// retransmit queue is the caller's.
+    fn xmit(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags, len: usize) {
         let syn = flags.syn();
         let window = if syn {
             let w = self.rcv_free().min(65535) as u32;
@@ -188,8 +198,11 @@ impl Tcb {
             payload: head,
         };
         ctx.send_tcp_mss(&self.tuple, &seg, tail, self.mss);
+        if self.neg.sack_ok && !syn {
+            // The D-SACK block goes in one ACK only (tcp_options_write()).
+            self.dsack = None;
+        }
         self.segs_out += 1;
-        let seg_len = len as u32 + u32::from(syn) + u32::from(flags.fin());
         if len > 0 {
             self.data_segs_out += 1;
             self.last_data_sent = ctx.now;
@@ -204,31 +217,40 @@ impl Tcb {
             self.ack.deadline = None;
             self.ack.quick = self.ack.quick.saturating_sub(1);
         }
-        if seg_len == 0 || flags.rst() {
+    }
+
+    /// Send new data (or the SYN, or the FIN) at snd_nxt and queue it for
+    /// retransmission (`tcp_event_new_data_sent()`).
+    fn emit(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags, len: usize) {
+        self.xmit(ctx, seq, flags, len);
+        let syn = flags.syn();
+        let fin = flags.fin();
+        let seg_len = len as u32 + u32::from(syn) + u32::from(fin);
+        if seg_len == 0 {
             return;
         }
         let end = seq + seg_len;
-        if seq.before(self.snd_max) {
-            ctx.mib.tcp.retrans_segs += 1;
-            self.total_retrans += 1;
-            // Entries are contiguous: each starts where the previous ended.
-            let mut start = self.snd_una;
-            for s in self.sent.iter_mut() {
-                if s.end.after(seq) && start.before(end) {
-                    s.retransmitted = true;
-                }
-                start = s.end;
-            }
+        let pc = pcount(len as u32, self.mss);
+        let prior_packets = self.rtx.packets_out;
+        self.rtx.push(TxSeg {
+            seq,
+            end,
+            pcount: pc,
+            sacked: 0,
+            sent_at: ctx.now,
+            syn,
+            fin,
+            tx_delivered: self.rec.delivered,
+            tx_order: self.rec.tx_count,
+        });
+        self.rec.tx_count += 1;
+        if len > 0 {
+            ctx.mib.tcp_ext.tcp_orig_data_sent += u64::from(pc);
+        }
+        if self.in_cwnd_reduction() {
+            self.rec.prr_out += pc;
         }
         if end.after(self.snd_max) {
-            if len > 0 {
-                ctx.mib.tcp_ext.tcp_orig_data_sent += 1;
-            }
-            self.sent.push_back(super::tcb::SentSeg {
-                end,
-                sent_at: ctx.now,
-                retransmitted: false,
-            });
             self.snd_max = end;
         }
         if end.after(self.snd_nxt) {
@@ -237,13 +259,87 @@ impl Tcb {
         if (len as u32) < self.mss && len > 0 {
             self.snd_sml = end;
         }
-        if self.rtx_deadline.is_none() {
-            self.rtx_deadline = Some(ctx.now + self.rto());
+        if prior_packets == 0
+            || self.xmit_timer == XmitTimer::LossProbe
+            || self.rtx_deadline.is_none()
+        {
+            self.rearm_rto(ctx.now);
         }
     }
 
-    /// Send our SYN (SYN-SENT) or SYN-ACK (simultaneous open) at `iss`.
+    /// Retransmit queue entry `i`, at most `segs` packets of it
+    /// (`tcp_retransmit_skb()`): split off what does not fit, send it,
+    /// mark it retransmitted. Returns the packets sent, None if the
+    /// receiver's window does not reach it.
+    pub(super) fn retransmit_entry(&mut self, ctx: &mut Ctx, i: usize, segs: u32) -> Option<u32> {
+        let prior_head_sent = self.rtx.head().map(|h| h.sent_at);
+        let pc = self.resend_entry(ctx, i, segs)?;
+        if self.retrans_stamp.is_none() {
+            self.retrans_stamp = prior_head_sent;
+        }
+        if self.rec.undo_stamp.is_none() {
+            self.rec.undo_stamp = Some(ctx.now);
+        }
+        if self.rec.undo_retrans < 0 {
+            self.rec.undo_retrans = 0;
+        }
+        self.rec.undo_retrans += pc as i32;
+        self.rtx.remark(i, RETRANS, 0);
+        Some(pc)
+    }
+
+    /// `__tcp_retransmit_skb()`: send entry `i` again without the marks of
+    /// a retransmission in flight, as a tail loss probe does.
+    pub(super) fn resend_entry(&mut self, ctx: &mut Ctx, i: usize, segs: u32) -> Option<u32> {
+        let mss = self.mss;
+        let s = self.rtx.get(i)?;
+        let wnd_end = self.snd_una + self.snd_wnd;
+        if !s.seq.before(wnd_end) && s.seq != self.snd_una {
+            return None;
+        }
+        let data_start = s.seq + u32::from(s.syn);
+        if s.data_len() > segs.max(1) * mss {
+            self.rtx.split(i, data_start + segs.max(1) * mss, mss);
+        }
+        let s = self.rtx.get(i)?;
+        let (seq, syn, fin, len, pc, end) = (s.seq, s.syn, s.fin, s.data_len(), s.pcount, s.end);
+        let flags = if syn {
+            if self.state == ConnState::SynSent {
+                TcpFlags::SYN
+            } else {
+                TcpFlags::SYN | TcpFlags::ACK
+            }
+        } else {
+            let mut f = TcpFlags::ACK;
+            if fin {
+                f |= TcpFlags::FIN;
+            }
+            // PSH on the end of what was written, and on every TSO chunk
+            // (`tcp_mark_push()`; the segmentation leaves it on the last packet).
+            if len > 0 && (pc > 1 || end - u32::from(fin) == self.write_seq) {
+                f |= TcpFlags::PSH;
+            }
+            f
+        };
+        self.xmit(ctx, seq, flags, len as usize);
+        ctx.mib.tcp.retrans_segs += u64::from(pc);
+        self.total_retrans += pc;
+        if let Some(e) = self.rtx.seg_mut(i) {
+            e.sent_at = ctx.now;
+            e.tx_delivered = self.rec.delivered;
+            e.tx_order = self.rec.tx_count;
+            self.rec.tx_count += 1;
+        }
+        Some(pc)
+    }
+
+    /// Send our SYN (SYN-SENT) or SYN-ACK (simultaneous open) at `iss`; a
+    /// second call retransmits it.
     pub fn send_syn(&mut self, ctx: &mut Ctx) {
+        if !self.rtx.is_empty() {
+            self.retransmit_entry(ctx, 0, 1);
+            return;
+        }
         let flags = if self.state == ConnState::SynSent {
             TcpFlags::SYN
         } else {
@@ -254,7 +350,7 @@ impl Tcb {
 
     /// A bare ACK (`tcp_send_ack()`).
     pub fn send_ack(&mut self, ctx: &mut Ctx) {
-        self.emit(ctx, self.snd_nxt, TcpFlags::ACK, 0);
+        self.xmit(ctx, self.snd_nxt, TcpFlags::ACK, 0);
     }
 
     /// An RST ending this connection from our side (`tcp_send_active_reset()`).
@@ -276,7 +372,7 @@ impl Tcb {
     /// Zero-window probe: a segment one below snd_una, which the receiver must
     /// answer with its current window (`tcp_xmit_probe_skb()`).
     pub fn send_window_probe(&mut self, ctx: &mut Ctx) {
-        self.emit(ctx, self.snd_una - 1, TcpFlags::ACK, 0);
+        self.xmit(ctx, self.snd_una - 1, TcpFlags::ACK, 0);
     }
 
     /// `tcp_write_wakeup()`: when the window is open but too small for the
@@ -299,47 +395,80 @@ impl Tcb {
             self.send_window_probe(ctx);
             return false;
         }
-        let mut flags = TcpFlags::ACK | TcpFlags::PSH;
-        if len == unsent && self.snd_shutdown {
-            flags |= TcpFlags::FIN;
+        let mut flags = TcpFlags::ACK;
+        if len == unsent {
+            flags |= TcpFlags::PSH;
+            if self.snd_shutdown {
+                flags |= TcpFlags::FIN;
+            }
         }
         self.emit(ctx, self.snd_nxt, flags, len);
         true
     }
 
-    /// Resend the segment at `snd_una` (fast retransmit, RTO, partial ACK).
-    pub fn retransmit_head(&mut self, ctx: &mut Ctx) {
-        match self.state {
-            ConnState::SynSent | ConnState::SynRcvd => {
-                self.send_syn(ctx);
-                return;
-            }
-            ConnState::Closed | ConnState::TimeWait => return,
-            _ => {}
-        }
-        let seq = self.snd_una;
-        let avail = if self.write_seq.after(seq) {
-            (self.write_seq - seq) as usize
+    /// `tcp_update_pacing_rate()`, bytes per second: 200 % of cwnd·mss/srtt
+    /// in slow start below half ssthresh, 120 % after
+    /// (`tcp_pacing_ss_ratio`, `tcp_pacing_ca_ratio`). netd does not pace;
+    /// the rate sizes TSO chunks, as Linux's does.
+    pub fn pacing_rate(&self, ctx: &Ctx) -> u64 {
+        let ratio = if self.cc.cwnd < self.cc.ssthresh / 2 {
+            ctx.sysctl.tcp_pacing_ss_ratio
         } else {
-            0
+            ctx.sysctl.tcp_pacing_ca_ratio
         };
-        let len = avail.min(self.mss as usize);
-        let mut flags = TcpFlags::ACK;
-        if seq + len as u32 == self.write_seq && self.snd_shutdown {
-            flags |= TcpFlags::FIN;
+        let pkts = u64::from(self.cc.cwnd.max(self.rtx.packets_out));
+        let bytes = u64::from(self.mss) * ratio.max(0) as u64 / 100 * pkts;
+        match self.rtt.srtt {
+            Some(srtt) => bytes * 1_000_000 / (srtt.as_micros() as u64).max(1),
+            None => u64::MAX >> 8,
         }
-        if len > 0 && seq + len as u32 == self.write_seq {
-            flags |= TcpFlags::PSH;
+    }
+
+    /// `tcp_tso_autosize()`: packets per TSO chunk, about 1 ms of the pacing
+    /// rate (`sk_pacing_shift` 10), plus a bonus for short RTTs
+    /// (`tcp_tso_rtt_log`), at least `tcp_min_tso_segs`, at most what the
+    /// link segments.
+    pub(super) fn tso_segs(&self, ctx: &Ctx) -> u32 {
+        let mss = self.mss.max(1);
+        let gso_max = u64::from(ctx.tx.size_goal(mss));
+        if gso_max <= u64::from(mss) {
+            return 1;
         }
-        if len == 0 && !flags.fin() {
-            return;
+        let mut bytes = self.pacing_rate(ctx) >> 10;
+        let min_rtt_us = self.rtt.min_rtt.map_or(0, |m| m.as_micros() as u64);
+        let r = min_rtt_us >> 9;
+        if r < 32 {
+            bytes += gso_max >> r;
         }
-        self.emit(ctx, seq, flags, len);
+        bytes = bytes.min(gso_max);
+        let segs = (bytes / u64::from(mss)) as u32;
+        segs.max(ctx.sysctl.tcp_min_tso_segs.clamp(1, 255) as u32)
+            .min((gso_max / u64::from(mss)) as u32)
+            .max(1)
+    }
+
+    /// `tcp_cwnd_test()`: packets the window lets one chunk carry now.
+    fn cwnd_quota(&self) -> u32 {
+        let in_flight = self.packets_in_flight();
+        let cwnd = self.cc.cwnd;
+        if in_flight >= cwnd {
+            return 0;
+        }
+        (cwnd >> 1).max(1).min(cwnd - in_flight)
     }
 
     /// Send as much queued data (and the FIN) as the windows allow
     /// (`tcp_write_xmit()`). Returns true if anything was sent.
     pub fn transmit(&mut self, ctx: &mut Ctx) -> bool {
+        self.write_xmit(ctx, false)
+    }
+
+    /// `__tcp_push_pending_frames(TCP_NAGLE_OFF)` (F-RTO's new data).
+    pub(super) fn transmit_nagle_off(&mut self, ctx: &mut Ctx) -> bool {
+        self.write_xmit(ctx, true)
+    }
+
+    fn write_xmit(&mut self, ctx: &mut Ctx, nagle_off: bool) -> bool {
         if !matches!(
             self.state,
             ConnState::Established
@@ -351,6 +480,8 @@ impl Tcb {
             return false;
         }
         let mut sent = false;
+        let mut is_cwnd_limited = false;
+        let max_segs = self.tso_segs(ctx);
         loop {
             let unsent = if self.write_seq.after(self.snd_nxt) {
                 (self.write_seq - self.snd_nxt) as usize
@@ -361,15 +492,21 @@ impl Tcb {
             if unsent == 0 && !fin_due {
                 break;
             }
+            let quota = self.cwnd_quota();
+            if quota == 0 {
+                is_cwnd_limited = true;
+                break;
+            }
             let wnd_end = self.snd_una + self.snd_wnd;
             let wnd_avail = if wnd_end.after(self.snd_nxt) {
                 (wnd_end - self.snd_nxt) as usize
             } else {
                 0
             };
-            let cwnd_avail = self.cc.cwnd.saturating_sub(self.flight()) as usize;
-            let goal = ctx.tx.size_goal(self.mss) as usize;
-            let mut len = unsent.min(goal).min(wnd_avail).min(cwnd_avail);
+            let goal = (ctx.tx.size_goal(self.mss) as usize)
+                .min((quota.min(max_segs) * self.mss) as usize)
+                .max(self.mss as usize);
+            let mut len = unsent.min(goal).min(wnd_avail);
             if len > self.mss as usize && len < unsent {
                 // A TSO segment cut by the window carries whole MSS only, so
                 // no runt goes out in the middle of the stream (`tcp_mss_split_point()`).
@@ -393,7 +530,13 @@ impl Tcb {
                 }
             }
             let with_fin = is_tail && self.snd_shutdown;
-            if is_tail && len > 0 && len < self.mss as usize && !with_fin && !self.opts.nodelay {
+            if is_tail
+                && len > 0
+                && len < self.mss as usize
+                && !with_fin
+                && !self.opts.nodelay
+                && !nagle_off
+            {
                 // Nagle, Minshall's variant (`tcp_nagle_check()`): hold a runt
                 // while an earlier runt is unacknowledged.
                 let runt_in_flight =
@@ -403,7 +546,7 @@ impl Tcb {
                 }
             }
             let mut flags = TcpFlags::ACK;
-            if len > 0 && is_tail {
+            if len > 0 && (is_tail || len > self.mss as usize) {
                 flags |= TcpFlags::PSH;
             }
             if with_fin {
@@ -417,7 +560,11 @@ impl Tcb {
         }
         if sent {
             self.persist_deadline = None;
+            // One loss probe per tail (tcp_write_xmit()).
+            self.schedule_loss_probe(ctx, false);
         }
+        is_cwnd_limited |= self.packets_in_flight() >= self.cc.cwnd;
+        self.cwnd_validate(is_cwnd_limited);
         sent
     }
 

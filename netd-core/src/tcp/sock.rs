@@ -503,11 +503,10 @@ impl Tcb {
     pub fn info(&self, now: Instant, mtu: usize) -> TcpInfo {
         let us = |d: Duration| d.as_micros() as u64;
         let ago = |then: Instant| now.saturating_since(then).as_millis() as u64;
-        let mss = self.mss.max(1);
         TcpInfo {
             timestamps: self.neg.ts_ok,
             sack: self.neg.sack_ok,
-            congestion: "reno".into(),
+            congestion: self.cc.algo.name().into(),
             wscale: self
                 .neg
                 .wscale_ok
@@ -520,8 +519,8 @@ impl Tcb {
             rcv_mss: self.ack.rcv_mss,
             advmss: u32::from(self.adv_mss),
             pmtu: mtu as u32,
-            cwnd: self.cc.cwnd / mss,
-            ssthresh: (self.cc.ssthresh != u32::MAX).then_some(self.cc.ssthresh / mss),
+            cwnd: self.cc.cwnd,
+            ssthresh: self.cc.ssthresh_known().then_some(self.cc.ssthresh),
             bytes_acked: self.bytes_acked,
             bytes_received: self.bytes_received,
             segs_out: self.segs_out,

@@ -1,9 +1,13 @@
 //! The connection control block (Linux `struct tcp_sock`), created by an active
 //! open (SYN-SENT) or from a completed request sock (SYN-RECV -> ESTABLISHED).
 
-use super::congestion::Reno;
+use super::cong::{Algo, Cong};
 use super::ooo::OooQueue;
+use super::rack::Rack;
+use super::recovery::Recovery;
 use super::rtt::RttEstimator;
+use super::rtx::RtxQueue;
+use super::timer::XmitTimer;
 use super::{ConnState, Ctx, FourTuple, SeqNum};
 use crate::sock::SockOpts;
 use crate::time::Instant;
@@ -23,15 +27,6 @@ pub const ATO_MIN: Duration = Duration::from_millis(40);
 pub const DELACK_MAX: Duration = Duration::from_millis(200);
 /// TCP_MAX_QUICKACKS.
 pub const MAX_QUICKACKS: u32 = 16;
-
-/// One transmitted stretch of sequence space, for RTT samples (Karn's rule)
-/// and the original send time of the oldest unacked data (`retrans_stamp`).
-#[derive(Clone, Copy, Debug)]
-pub struct SentSeg {
-    pub end: SeqNum,
-    pub sent_at: Instant,
-    pub retransmitted: bool,
-}
 
 /// Delayed-ACK state (Linux `icsk_ack`).
 #[derive(Clone, Debug)]
@@ -101,7 +96,8 @@ pub struct Tcb {
     pub send_buf: VecDeque<u8>,
     /// End of the last sub-MSS segment sent (Minshall's Nagle variant, `tcp_minshall_check()`).
     pub snd_sml: SeqNum,
-    pub sent: VecDeque<SentSeg>,
+    /// The retransmit queue and its SACK scoreboard (`tcp_rtx_queue`).
+    pub rtx: RtxQueue,
 
     // Receive sequence space.
     pub irs: SeqNum,
@@ -138,13 +134,16 @@ pub struct Tcb {
     pub retrans_stamp: Option<Instant>,
     /// First SYN's send time (SYN-SENT give-up model).
     pub syn_stamp: Instant,
+    /// The one transmission timer (`icsk_timeout`) and what it is for (`icsk_pending`).
     pub rtx_deadline: Option<Instant>,
-    pub cc: Reno,
-    pub dupacks: u32,
-    /// NewReno recovery point while in fast recovery (RFC 6582 "recover").
-    pub recover: Option<SeqNum>,
-    /// End of the last recovery, so one loss window causes one recovery.
-    pub high_seq: SeqNum,
+    pub xmit_timer: XmitTimer,
+    pub cc: Cong,
+    /// Loss recovery: the congestion-avoidance state, undo, PRR, reordering.
+    pub rec: Recovery,
+    /// RACK-TLP's state (`tp->rack`).
+    pub rack: Rack,
+    /// A D-SACK block for the next ACK (`rx_opt.dsack`, `duplicate_sack`).
+    pub dsack: Option<(SeqNum, SeqNum)>,
     pub ack: DelAck,
     pub persist_deadline: Option<Instant>,
     /// Zero-window probe doublings (Linux shares `icsk_backoff`; kept apart here).
@@ -213,7 +212,7 @@ impl Tcb {
             write_seq: iss + 1,
             send_buf: VecDeque::new(),
             snd_sml: iss,
-            sent: VecDeque::new(),
+            rtx: RtxQueue::default(),
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_wup: SeqNum(0),
@@ -239,10 +238,11 @@ impl Tcb {
             retrans_stamp: None,
             syn_stamp: now,
             rtx_deadline: None,
-            cc: Reno::new(u32::from(DEFAULT_MSS)),
-            dupacks: 0,
-            recover: None,
-            high_seq: iss,
+            xmit_timer: XmitTimer::Retrans,
+            cc: Cong::new(Algo::by_name(&ctx.sysctl.tcp_congestion_control).unwrap_or(Algo::Reno)),
+            rec: Recovery::new(iss, ctx.sysctl),
+            rack: Rack::default(),
+            dsack: None,
             ack: DelAck {
                 pending: false,
                 now: false,
@@ -283,7 +283,8 @@ impl Tcb {
         self.snd_max = iss;
         self.write_seq = iss + 1;
         self.snd_sml = iss;
-        self.high_seq = iss;
+        self.rec.high_seq = iss;
+        self.rec.cwnd_usage_seq = iss;
         self.snd_wl2 = iss;
     }
 
@@ -310,7 +311,7 @@ impl Tcb {
             mss = mss.saturating_sub(TS_OPTION_LEN);
         }
         self.mss = mss.max(u32::from(MIN_MSS) - TS_OPTION_LEN);
-        self.cc = Reno::new(self.mss);
+        self.cc.cwnd = super::cong::INITIAL_WINDOW_SEGMENTS;
         // tcp_initialize_rcv_mss(): min(advmss, mss_cache, 536) until segments are measured.
         self.ack.rcv_mss = self.mss.min(u32::from(DEFAULT_MSS));
     }
@@ -327,7 +328,7 @@ impl Tcb {
             self.sndbuf
         } else {
             self.sndbuf
-                .max((2 * self.cc.cwnd as usize).min(wmem_max.max(0) as usize))
+                .max((2 * self.cc.cwnd as usize * self.mss as usize).min(wmem_max.max(0) as usize))
         };
         limit.saturating_sub(self.send_buf.len())
     }
@@ -352,9 +353,19 @@ impl Tcb {
         }
     }
 
-    /// Bytes in flight, SYN and FIN included.
+    /// Bytes sent and not cumulatively acknowledged, SYN and FIN included.
     pub fn flight(&self) -> u32 {
         self.snd_nxt - self.snd_una
+    }
+
+    /// `tcp_packets_in_flight()`: packets_out - (sacked_out + lost_out) + retrans_out.
+    pub fn packets_in_flight(&self) -> u32 {
+        self.rtx.in_flight()
+    }
+
+    /// SACK is in use on this connection (`tcp_is_sack()`); else Reno emulates it.
+    pub fn is_sack(&self) -> bool {
+        self.neg.sack_ok
     }
 
     /// Our FIN has been sent (it occupies `write_seq`).
@@ -398,7 +409,7 @@ impl Tcb {
         self.persist_deadline = None;
         self.keepalive_deadline = None;
         self.send_buf.clear();
-        self.sent.clear();
+        self.rtx.clear();
         self.ooo.clear();
         self.rcv_shutdown = true;
         self.snd_shutdown = true;

@@ -1,6 +1,7 @@
 //! Connection timers (Linux `tcp_timer.c`): retransmission with the
 //! `tcp_write_timeout()` give-up model, delayed ACK, zero-window probes.
 
+use super::recovery::CaState;
 use super::rtt::{model_timeout, RTO_INIT, RTO_MAX, RTO_MIN};
 use super::tcb::{Tcb, ATO_MIN};
 use super::{ConnState, Ctx};
@@ -13,7 +14,54 @@ use netd_proto::Errno;
 /// not make the caller spin (Linux's floor is one jiffy).
 const MIN_TIMER: Duration = Duration::from_millis(1);
 
+/// What the transmission timer is armed for (`icsk_pending`): Linux runs
+/// the RTO, RACK's reordering timeout and the tail loss probe on one timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XmitTimer {
+    Retrans,
+    ReoTimeout,
+    LossProbe,
+}
+
 impl Tcb {
+    /// `tcp_reset_xmit_timer()`.
+    pub fn reset_xmit_timer(&mut self, now: Instant, kind: XmitTimer, when: Duration) {
+        self.xmit_timer = kind;
+        self.rtx_deadline = Some(now + when.min(RTO_MAX));
+    }
+
+    /// `tcp_rto_delta_us()`: µs until the RTO of the oldest outstanding segment.
+    pub fn rto_delta_us(&self, now: Instant) -> i64 {
+        let Some(head) = self.rtx.head() else {
+            return self.rto().as_micros() as i64;
+        };
+        let due = head.sent_at + self.rto();
+        if due >= now {
+            (due - now).as_micros() as i64
+        } else {
+            -((now - due).as_micros() as i64)
+        }
+    }
+
+    /// `tcp_rearm_rto()`: the RTO, counted from the oldest segment's send
+    /// when it replaces a RACK or TLP timer.
+    pub fn rearm_rto(&mut self, now: Instant) {
+        if self.rtx.packets_out == 0 {
+            self.rtx_deadline = None;
+            self.xmit_timer = XmitTimer::Retrans;
+            return;
+        }
+        let mut rto = self.rto();
+        if matches!(
+            self.xmit_timer,
+            XmitTimer::ReoTimeout | XmitTimer::LossProbe
+        ) {
+            let delta = self.rto_delta_us(now).max(1);
+            rto = Duration::from_micros(delta as u64);
+        }
+        self.reset_xmit_timer(now, XmitTimer::Retrans, rto);
+    }
+
     /// Run every timer that is due at `ctx.now`.
     pub fn on_timer(&mut self, ctx: &mut Ctx) {
         let now = ctx.now;
@@ -21,7 +69,13 @@ impl Tcb {
             self.delack_timer(ctx);
         }
         if self.rtx_deadline.is_some_and(|d| d <= now) {
-            self.retransmit_timer(ctx);
+            // tcp_write_timer_handler()
+            self.rtx_deadline = None;
+            match self.xmit_timer {
+                XmitTimer::Retrans => self.retransmit_timer(ctx),
+                XmitTimer::ReoTimeout => self.rack_reo_timeout(ctx),
+                XmitTimer::LossProbe => self.send_loss_probe(ctx),
+            }
         }
         if self.persist_deadline.is_some_and(|d| d <= now) {
             self.probe_timer(ctx);
@@ -173,7 +227,7 @@ impl Tcb {
                 } else {
                     model_timeout(boundary, RTO_MIN)
                 };
-                let start = self.retrans_stamp.or(self.sent.front().map(|s| s.sent_at));
+                let start = self.retrans_stamp.or(self.rtx.head().map(|s| s.sent_at));
                 self.retransmits > 0
                     && start.is_some_and(|s| ctx.now.saturating_since(s) >= timeout)
             }
@@ -190,7 +244,8 @@ impl Tcb {
     /// `tcp_retransmit_timer()`.
     fn retransmit_timer(&mut self, ctx: &mut Ctx) {
         self.rtx_deadline = None;
-        if self.snd_una == self.snd_max || self.is_closed() {
+        self.xmit_timer = XmitTimer::Retrans;
+        if self.rtx.packets_out == 0 || self.is_closed() {
             return;
         }
         if self.write_timeout(ctx) {
@@ -200,7 +255,7 @@ impl Tcb {
         match self.state {
             ConnState::SynSent | ConnState::SynRcvd => {
                 ctx.mib.tcp_ext.tcp_syn_retrans += 1;
-                self.retransmit_head(ctx);
+                self.send_syn(ctx);
                 self.retransmits += 1;
                 // tcp_syn_linear_timeouts: the first SYN retransmissions keep a 1 s RTO.
                 let linear = ctx.sysctl.tcp_syn_linear_timeouts.clamp(0, 127) as u32;
@@ -209,26 +264,34 @@ impl Tcb {
                 }
             }
             _ => {
-                let first = self.retransmits == 0;
-                let flight = self.flight();
-                self.cc.on_rto(flight, self.mss, first);
-                self.recover = None;
-                self.dupacks = 0;
-                self.high_seq = self.snd_max;
+                if self.retransmits == 0 {
+                    let m = &mut ctx.mib.tcp_ext;
+                    match self.rec.ca_state {
+                        CaState::Recovery if self.is_sack() => m.tcp_sack_recovery_fail += 1,
+                        CaState::Recovery => m.tcp_reno_recovery_fail += 1,
+                        CaState::Loss => m.tcp_loss_failures += 1,
+                        _ if self.rec.ca_state == CaState::Disorder || self.rtx.sacked_out > 0 => {
+                            if self.is_sack() {
+                                m.tcp_sack_failures += 1;
+                            } else {
+                                m.tcp_reno_failures += 1;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 if self.retrans_stamp.is_none() {
-                    self.retrans_stamp = self.sent.front().map(|s| s.sent_at);
+                    self.retrans_stamp = self.rtx.head().map(|s| s.sent_at);
                 }
-                // Everything outstanding is presumed lost: go back to snd_una.
-                for s in self.sent.iter_mut() {
-                    s.retransmitted = true;
-                }
-                self.snd_nxt = self.snd_una;
-                self.retransmit_head(ctx);
+                self.enter_loss(ctx);
                 self.retransmits += 1;
+                // The head alone; ACKs clock out the rest (tcp_retransmit_skb(head, 1)).
+                self.retransmit_entry(ctx, 0, 1);
                 self.backoff += 1;
             }
         }
-        self.rtx_deadline = Some(ctx.now + self.rto());
+        let rto = self.rto();
+        self.reset_xmit_timer(ctx.now, XmitTimer::Retrans, rto);
     }
 
     /// `tcp_probe_timer()` + `tcp_send_probe0()`: the peer's window is zero.
