@@ -106,6 +106,9 @@ fn opt_level(level: c_int, stream: bool) -> OptLevel {
     }
 }
 
+/// SO_MEMINFO (asm-generic/socket.h), which the libc crate lacks.
+const SO_MEMINFO: c_int = 55;
+
 /// `getsockopt(2)`: writes min(*len, size) bytes and sets *len, as Linux.
 ///
 /// # Safety
@@ -168,6 +171,14 @@ pub unsafe extern "C" fn net_getsockopt(
             (libc::IPPROTO_TCP, libc::TCP_SYNCNT) => SockOptName::SynCnt,
             (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => SockOptName::QuickAck,
             (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => SockOptName::UserTimeout,
+            (libc::IPPROTO_TCP, libc::TCP_INFO) => SockOptName::TcpInfo,
+            (libc::IPPROTO_TCP, libc::TCP_CC_INFO) => {
+                // Neither reno nor cubic has `get_info()`: Linux answers 0
+                // bytes (do_tcp_getsockopt(), TCP_CC_INFO).
+                // SAFETY: the caller's promise, passed on.
+                return unsafe { put(val, len, &[]) };
+            }
+            (libc::SOL_SOCKET, SO_MEMINFO) => SockOptName::MemInfo,
             _ => return Err(libc::ENOPROTOOPT),
         };
         match simple(Request::GetOpt {
@@ -176,6 +187,8 @@ pub unsafe extern "C" fn net_getsockopt(
         })? {
             // SAFETY: the caller's promise, passed on.
             Response::Opt(SockOptValue::Int(v)) => unsafe { put(val, len, &v.to_ne_bytes()) },
+            // SAFETY: the caller's promise, passed on.
+            Response::Opt(SockOptValue::Bytes(b)) => unsafe { put(val, len, &b) },
             Response::Opt(SockOptValue::Linger(on, secs)) => {
                 let l = libc::linger {
                     l_onoff: on,

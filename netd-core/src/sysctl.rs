@@ -51,6 +51,7 @@ pub struct Sysctl {
     pub tcp_rfc1337: i64,
     pub tcp_rmem: [i64; 3],
     pub tcp_sack: i64,
+    pub tcp_slow_start_after_idle: i64,
     pub tcp_syn_linear_timeouts: i64,
     pub tcp_syn_retries: i64,
     pub tcp_synack_retries: i64,
@@ -88,7 +89,7 @@ impl Default for Sysctl {
             wmem_default: 212_992,
             tcp_abort_on_overflow: 0,
             tcp_challenge_ack_limit: i64::from(i32::MAX),
-            tcp_congestion_control: "reno".into(),
+            tcp_congestion_control: "cubic".into(),
             tcp_dsack: 1,
             tcp_early_retrans: 3,
             tcp_frto: 2,
@@ -114,6 +115,7 @@ impl Default for Sysctl {
             tcp_rfc1337: 0,
             tcp_rmem: [4096, 131_072, 6 * 1024 * 1024],
             tcp_sack: 1,
+            tcp_slow_start_after_idle: 1,
             tcp_syn_linear_timeouts: 4,
             tcp_syn_retries: 6,
             tcp_synack_retries: 5,
@@ -143,7 +145,7 @@ pub fn reference() -> Vec<(&'static str, String, &'static str)> {
 }
 
 /// The congestion-control algorithms this stack implements.
-pub const AVAILABLE_CONGESTION_CONTROL: &[&str] = &["reno"];
+pub const AVAILABLE_CONGESTION_CONTROL: &[&str] = &["reno", "cubic"];
 
 /// How a key is stored in Linux, which decides what a write may contain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -510,6 +512,12 @@ pub static TUNABLES: &[Tunable] = &[
         tcp_sack,
         U8,
         "Offer and accept selective acknowledgements (RFC 2018)."
+    ),
+    scalar!(
+        "net.ipv4.tcp_slow_start_after_idle",
+        tcp_slow_start_after_idle,
+        U8,
+        "Restart from the initial window after an RTO of idleness (RFC 2861)."
     ),
     scalar!(
         "net.ipv4.tcp_syn_linear_timeouts",

@@ -62,9 +62,10 @@ fn cwnd_stops_growing_once_the_receive_window_bounds_the_flight() {
 }
 
 #[test]
-fn congestion_avoidance_adds_one_segment_per_rtt_after_loss() {
+fn reno_congestion_avoidance_adds_one_segment_per_rtt_after_loss() {
     let mut sim = Sim::pair(Link::ideal().latency(ms(50)));
     sim.record = false;
+    sim.stack(A).sysctl.tcp_congestion_control = "reno".into();
     let (c, _, srv) = establish(&mut sim);
     // One loss early on sets ssthresh; afterwards growth is linear.
     let mut dropped = 0;
@@ -125,6 +126,7 @@ fn congestion_avoidance_adds_one_segment_per_rtt_after_loss() {
 fn without_sack_three_duplicate_acks_start_newreno_recovery() {
     let mut sim = Sim::pair(Link::ideal().latency(ms(10)));
     sim.stack(A).sysctl.tcp_sack = 0;
+    sim.stack(A).sysctl.tcp_congestion_control = "reno".into();
     let (c, _, srv) = establish(&mut sim);
     assert!(!sim.stack(A).tcb(c).unwrap().neg.sack_ok);
     let mss = sim.stack(A).tcb(c).unwrap().mss;
@@ -182,4 +184,86 @@ fn without_sack_three_duplicate_acks_start_newreno_recovery() {
         1,
         "only the lost segment"
     );
+}
+
+/// CUBIC (the default, as Linux's) keeps 717/1024 of the window after a
+/// loss and remembers the peak as W_max (`bictcp_recalc_ssthresh()`).
+#[test]
+fn cubic_keeps_seven_tenths_of_the_window_after_a_loss() {
+    let mut sim = Sim::pair(Link::ideal().latency(ms(10)));
+    let (c, _, srv) = establish(&mut sim);
+    assert_eq!(sim.stack(A).tcb(c).unwrap().cc.algo.name(), "cubic");
+    let mut n = 0;
+    sim.drop_if(move |s| {
+        if s.from == A && s.len > 0 {
+            n += 1;
+            return n == 3;
+        }
+        false
+    });
+    let mss = sim.stack(A).tcb(c).unwrap().mss as usize;
+    let data = payload(10 * mss, 4);
+    let now = sim.now();
+    assert_eq!(sim.stack(A).send(now, c, &data), Ok(data.len()));
+    assert!(sim.run_until(secs(1), |s| s.stack(A).mib.tcp_ext.tcp_fast_retrans > 0));
+    let t = sim.stack(A).tcb(c).unwrap();
+    let prior = t.rec.prior_cwnd;
+    assert_eq!(t.cc.ssthresh, (prior * 717 / 1024).max(2));
+    match &t.cc.algo {
+        netd_core::tcp::cong::Algo::Cubic(cu) => assert_eq!(cu.last_max_cwnd, prior),
+        other => panic!("{other:?}"),
+    }
+    sim.run_for(secs(1));
+    let mut buf = vec![0u8; data.len() + 1];
+    let now = sim.now();
+    assert_eq!(sim.stack(B).recv(now, srv, &mut buf, false), Ok(data.len()));
+}
+
+/// HyStart ends slow start before any loss: on a 100 ms path whose
+/// bottleneck queues, the round trip grows past min_rtt + max(4 ms,
+/// min_rtt / 8) and ssthresh is set to cwnd (TCPHystartDelayDetect), or
+/// the ACK train lasts half the minimum RTT (TCPHystartTrainDetect).
+#[test]
+fn hystart_leaves_slow_start_before_the_first_loss() {
+    let mut sim = Sim::pair(Link::ideal().latency(ms(50)).rate(20_000_000));
+    sim.record = false;
+    let (c, _, srv) = establish(&mut sim);
+    let data = payload(8_000_000, 5);
+    let got = transfer(&mut sim, (A, c), (B, srv), &data, secs(30));
+    assert!(got == data);
+    let m = &sim.stack(A).mib.tcp_ext;
+    assert!(
+        m.tcp_hystart_delay_detect + m.tcp_hystart_train_detect == 1,
+        "{m:?}"
+    );
+    let t = sim.stack(A).tcb(c).unwrap();
+    assert!(t.cc.ssthresh_known());
+    assert_eq!(sim.stack(A).mib.tcp.retrans_segs, 0, "no loss at all");
+}
+
+/// RFC 2861 as Linux's `tcp_cwnd_restart()`: after idling longer than an
+/// RTO, the window halves per RTO idle, down to the initial window; with
+/// `tcp_slow_start_after_idle` = 0 it is kept.
+#[test]
+fn an_idle_connection_restarts_from_the_initial_window() {
+    for (ssai, expect_restart) in [(1, true), (0, false)] {
+        let mut sim = Sim::pair(Link::ideal().latency(ms(10)));
+        sim.record = false;
+        sim.stack(A).sysctl.tcp_slow_start_after_idle = ssai;
+        let (c, _, srv) = establish(&mut sim);
+        let got = transfer(&mut sim, (A, c), (B, srv), &payload(400_000, 6), secs(5));
+        assert_eq!(got.len(), 400_000);
+        sim.run_for(ms(100));
+        let before = sim.stack(A).tcb(c).unwrap().cc.cwnd;
+        assert!(before > 40, "cwnd {before}");
+        sim.run_for(secs(3));
+        let now = sim.now();
+        sim.stack(A).send(now, c, b"x").unwrap();
+        let after = sim.stack(A).tcb(c).unwrap().cc.cwnd;
+        if expect_restart {
+            assert_eq!(after, 10, "from {before}");
+        } else {
+            assert_eq!(after, before);
+        }
+    }
 }

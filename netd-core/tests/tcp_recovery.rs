@@ -96,7 +96,9 @@ fn one_loss_in_a_window_is_repaired_by_sack_within_one_round_trip() {
     );
     let t = sim.stack(A).tcb(c).unwrap();
     assert_eq!(t.rec.ca_state, CaState::Open);
-    assert_eq!(t.cc.ssthresh, (t.rec.prior_cwnd / 2).max(2));
+    // CUBIC's reduction (the default): 717/1024 of the window.
+    assert_eq!(t.cc.ssthresh, (t.rec.prior_cwnd * 717 / 1024).max(2));
+    assert_eq!(t.cc.cwnd, t.cc.ssthresh, "PRR ends at ssthresh");
     assert!(t.rtx.is_empty() && t.rtx.consistent());
 }
 
@@ -337,4 +339,39 @@ fn prr_sends_in_proportion_to_what_is_delivered() {
     let last = samples[samples.len() - 1];
     assert!(last.1 > 1, "sent during recovery: {samples:?}");
     assert_eq!(sim.stack(A).mib.tcp_ext.tcp_timeouts, 0);
+}
+
+/// getsockopt(TCP_INFO) in Linux 6.18's layout shows the recovery as
+/// `tcp_get_info()` does: the CA state, the scoreboard counts in packets,
+/// cwnd and ssthresh.
+#[test]
+fn tcp_info_reports_the_scoreboard_at_linux_offsets() {
+    let (mut sim, c, _srv) = pair();
+    lose_originals(&mut sim, &[3]);
+    send_all(&mut sim, c, &payload(10 * MSS, 9));
+    assert!(sim.run_until(secs(1), |s| s.stack(A).mib.tcp_ext.tcp_fast_retrans > 0));
+    let now = sim.now();
+    let info = match sim
+        .stack(A)
+        .getsockopt_at(now, c, netd_core::sock::SockOptName::TcpInfo)
+    {
+        Ok(netd_core::sock::SockOptValue::Bytes(b)) => b,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(info.len(), 280);
+    let u32_at = |off: usize| u32::from_ne_bytes(info[off..off + 4].try_into().unwrap());
+    let t = sim.stack(A).tcb(c).unwrap();
+    assert_eq!(
+        (info[0], info[1]),
+        (1, CaState::Recovery as u8),
+        "ESTABLISHED, Recovery"
+    );
+    assert_eq!(info[5] & 7, 7, "timestamps, SACK, window scaling");
+    assert_eq!(u32_at(24), t.rtx.packets_out);
+    assert_eq!(u32_at(28), t.rtx.sacked_out);
+    assert_eq!(u32_at(32), 1, "one packet lost");
+    assert_eq!(u32_at(36), 1, "its retransmission in flight");
+    assert_eq!((u32_at(76), u32_at(80)), (t.cc.ssthresh, t.cc.cwnd));
+    assert_eq!(u32_at(88), 3, "tcp_reordering");
+    assert_eq!(u32_at(100), 1, "total_retrans");
 }

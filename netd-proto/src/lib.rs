@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use sockopt::{SockOpt, SockOptName, SockOptValue};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// Where netd listens unless told otherwise (`--control`, `NETD_SOCKET`).
 pub const DEFAULT_CONTROL_PATH: &str = "/run/netd/netd.sock";

@@ -39,11 +39,17 @@ pub enum SockOptName {
     KeepIdle,
     KeepIntvl,
     KeepCnt,
+    /// TCP_INFO: Linux's `struct tcp_info`, as `tcp_get_info()` fills it.
+    TcpInfo,
+    /// SO_MEMINFO: the `SK_MEMINFO_VARS` counters of `sk_get_meminfo()`.
+    MemInfo,
 }
 
-/// A read option's value; `Linger` is (l_onoff, l_linger).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A read option's value; `Linger` is (l_onoff, l_linger); `Bytes` is a
+/// structure in Linux's layout (little-endian, as the machine's).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SockOptValue {
     Int(i32),
     Linger(i32, i32),
+    Bytes(Vec<u8>),
 }

@@ -210,7 +210,7 @@ sys.stdin.readline()
     assert_eq!(lines.len(), 18, "{info}");
     for pair in lines.chunks(2) {
         assert!(
-            pair[1].starts_with("\t reno wscale:")
+            pair[1].starts_with("\t cubic wscale:")
                 && pair[1].contains(" mss:1448 ")
                 && pair[1].contains(" cwnd:10"),
             "{info}"

@@ -28,6 +28,37 @@ impl Stack {
         Ok(())
     }
 
+    /// `getsockopt(2)` at time `now`: TCP_INFO's ages and rates need it;
+    /// every other option is [`getsockopt`](Self::getsockopt)'s.
+    pub fn getsockopt_at(
+        &mut self,
+        now: Instant,
+        h: SocketHandle,
+        name: SockOptName,
+    ) -> Result<SockOptValue, Errno> {
+        if name != SockOptName::TcpInfo {
+            return self.getsockopt(h, name);
+        }
+        if self.kind(h)? != Kind::Tcp {
+            return Err(Errno::ENOPROTOOPT);
+        }
+        let mtu = self.host.tx.mtu;
+        let unconnected = crate::tcp::info::tcp_info_unconnected;
+        let bytes = match self.tcp.open(h) {
+            Some(t) => match (&t.role, t.tcb()) {
+                (_, Some(tcb)) => tcb.tcp_info_bytes(now, mtu, &self.sysctl),
+                (crate::tcp::sock::Role::Listen(l), _) => unconnected(
+                    crate::tcp::State::Listen,
+                    l.accept_queue.len() as u32,
+                    l.backlog,
+                ),
+                _ => unconnected(crate::tcp::State::Closed, 0, 0),
+            },
+            None => unconnected(crate::tcp::State::Closed, 0, 0),
+        };
+        Ok(SockOptValue::Bytes(bytes))
+    }
+
     pub fn getsockopt(
         &mut self,
         h: SocketHandle,
@@ -89,6 +120,15 @@ impl Stack {
             SockOptName::KeepIdle => SockOptValue::Int(sysctl_or(o.keepidle, ka_time)),
             SockOptName::KeepIntvl => SockOptValue::Int(sysctl_or(o.keepintvl, ka_intvl)),
             SockOptName::KeepCnt => SockOptValue::Int(sysctl_or(u32::from(o.keepcnt), ka_probes)),
+            // Its ages need the clock: only `getsockopt_at()` answers it.
+            SockOptName::TcpInfo => return Err(Errno::EINVAL),
+            SockOptName::MemInfo => SockOptValue::Bytes(match tcp.and_then(|t| t.tcb()) {
+                Some(tcb) => tcb.meminfo_bytes(),
+                None => crate::tcp::info::meminfo_unconnected(
+                    o.rcvbuf.map_or(rmem, |v| v as i32) as u32,
+                    o.sndbuf.map_or(wmem, |v| v as i32) as u32,
+                ),
+            }),
             // SO_ERROR returns and clears the pending error.
             SockOptName::Error => {
                 let e = match kind {

@@ -3,6 +3,8 @@
 //! sample, then loss recovery and the congestion window. What each ACK did
 //! travels as Linux's FLAG_* bits in an [`AckEvent`].
 
+use super::cong::cubic::Hystart;
+use super::cong::AckedSample;
 use super::recovery::{CaState, Rexmit};
 use super::rtx::{RETRANS, SACKED_ACKED};
 use super::tcb::Tcb;
@@ -327,7 +329,9 @@ impl Tcb {
             self.rtt.sample(r);
         }
         let ca_rtt = last_ackt.or(ev.last_sackt).map(|t| now - t);
-        self.cc.pkts_acked(now, pkts_acked, ca_rtt);
+        if pkts_acked > 0 || ca_rtt.is_some() {
+            self.cc_pkts_acked(ctx, pkts_acked, ca_rtt);
+        }
         if flag & FLAG_ACKED != 0 {
             flag |= FLAG_SET_XMIT_TIMER;
             if !self.is_sack() {
@@ -348,6 +352,33 @@ impl Tcb {
             flag |= FLAG_SACK_RENEGING;
         }
         ev.flag |= flag;
+    }
+
+    /// `tcp_ack_update_rtt()`'s call of `ca_ops->pkts_acked()`, counting what HyStart finds.
+    fn cc_pkts_acked(&mut self, ctx: &mut Ctx, acked: u32, rtt: Option<Duration>) {
+        // hystart_ack_delay(): min(1 ms, gso_max_size · 4 / pacing rate).
+        let rate = self.pacing_rate(ctx.sysctl).max(1);
+        let gso = u64::from(ctx.tx.size_goal(self.mss.max(1)));
+        let ack_delay_us = (gso * 4 * 1_000_000 / rate).min(1000);
+        let sample = AckedSample {
+            now: ctx.now,
+            acked,
+            rtt,
+            snd_una: self.snd_una.0,
+            snd_nxt: self.snd_nxt.0,
+            ack_delay_us,
+        };
+        match self.cc.pkts_acked(&sample) {
+            Hystart::None => {}
+            Hystart::Train => {
+                ctx.mib.tcp_ext.tcp_hystart_train_detect += 1;
+                ctx.mib.tcp_ext.tcp_hystart_train_cwnd += u64::from(self.cc.cwnd);
+            }
+            Hystart::Delay => {
+                ctx.mib.tcp_ext.tcp_hystart_delay_detect += 1;
+                ctx.mib.tcp_ext.tcp_hystart_delay_cwnd += u64::from(self.cc.cwnd);
+            }
+        }
     }
 
     /// `tcp_set_xmit_timer()`: a loss probe if one applies, else the RTO.

@@ -161,6 +161,7 @@ impl Tcb {
         self.snd_una = seg.ack;
         self.backoff = 0;
         self.retransmits = 0;
+        self.cc.init(ctx.now, self.snd_nxt.0);
         self.rtx_deadline = None;
         self.xmit_timer = super::timer::XmitTimer::Retrans;
     }
@@ -456,6 +457,7 @@ impl Tcb {
                     return;
                 }
                 ctx.mib.tcp_ext.tcp_ofo_queue += 1;
+                self.rcv_ooopack += 1;
                 // Out-of-order data we already hold: D-SACK the overlap
                 // (RFC 2883 §4.1.2, tcp_data_queue_ofo()).
                 let end = seq + data.len() as u32;

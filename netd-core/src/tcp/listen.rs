@@ -444,6 +444,7 @@ impl Tcb {
         tcb.rcv_wnd = req.rcv_wnd;
         tcb.adv_mss = req.adv_mss;
         tcb.set_negotiated(req.neg);
+        tcb.cc.init(ctx.now, tcb.snd_nxt.0);
         tcb.ts_recent = req.ts_recent;
         tcb.ts_recent_stamp = ctx.now;
         tcb.ts_offset = req.ts_offset;

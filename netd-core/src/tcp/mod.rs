@@ -13,6 +13,7 @@ pub mod ack;
 pub mod autotune;
 pub mod cong;
 pub mod diag;
+pub mod info;
 pub mod input;
 pub mod ipv4;
 pub mod listen;

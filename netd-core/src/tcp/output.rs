@@ -205,6 +205,7 @@ impl Tcb {
         self.segs_out += 1;
         if len > 0 {
             self.data_segs_out += 1;
+            self.bytes_sent += len as u64;
             self.last_data_sent = ctx.now;
             // tcp_event_data_sent(): replying soon after data arrived means interactive use.
             if ctx.now.saturating_since(self.ack.lrcvtime) < self.ack.ato {
@@ -222,6 +223,10 @@ impl Tcb {
     /// Send new data (or the SYN, or the FIN) at snd_nxt and queue it for
     /// retransmission (`tcp_event_new_data_sent()`).
     fn emit(&mut self, ctx: &mut Ctx, seq: SeqNum, flags: TcpFlags, len: usize) {
+        if len > 0 && self.packets_in_flight() == 0 {
+            // tcp_event_data_sent(): CA_EVENT_TX_START after an idle spell.
+            self.cc.on_tx_start(ctx.now, self.last_data_sent);
+        }
         self.xmit(ctx, seq, flags, len);
         let syn = flags.syn();
         let fin = flags.fin();
@@ -324,6 +329,7 @@ impl Tcb {
         self.xmit(ctx, seq, flags, len as usize);
         ctx.mib.tcp.retrans_segs += u64::from(pc);
         self.total_retrans += pc;
+        self.bytes_retrans += u64::from(len);
         if let Some(e) = self.rtx.seg_mut(i) {
             e.sent_at = ctx.now;
             e.tx_delivered = self.rec.delivered;
@@ -410,11 +416,11 @@ impl Tcb {
     /// in slow start below half ssthresh, 120 % after
     /// (`tcp_pacing_ss_ratio`, `tcp_pacing_ca_ratio`). netd does not pace;
     /// the rate sizes TSO chunks, as Linux's does.
-    pub fn pacing_rate(&self, ctx: &Ctx) -> u64 {
+    pub fn pacing_rate(&self, sysctl: &crate::sysctl::Sysctl) -> u64 {
         let ratio = if self.cc.cwnd < self.cc.ssthresh / 2 {
-            ctx.sysctl.tcp_pacing_ss_ratio
+            sysctl.tcp_pacing_ss_ratio
         } else {
-            ctx.sysctl.tcp_pacing_ca_ratio
+            sysctl.tcp_pacing_ca_ratio
         };
         let pkts = u64::from(self.cc.cwnd.max(self.rtx.packets_out));
         let bytes = u64::from(self.mss) * ratio.max(0) as u64 / 100 * pkts;
@@ -434,7 +440,7 @@ impl Tcb {
         if gso_max <= u64::from(mss) {
             return 1;
         }
-        let mut bytes = self.pacing_rate(ctx) >> 10;
+        let mut bytes = self.pacing_rate(ctx.sysctl) >> 10;
         let min_rtt_us = self.rtt.min_rtt.map_or(0, |m| m.as_micros() as u64);
         let r = min_rtt_us >> 9;
         if r < 32 {

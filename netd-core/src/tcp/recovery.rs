@@ -708,7 +708,6 @@ impl Tcb {
             self.rec.prior_ssthresh = self.current_ssthresh();
             self.rec.prior_cwnd = self.cc.cwnd;
             self.cc.ssthresh = self.cc.ssthresh_after_loss();
-            self.cc.on_loss_event();
             self.init_undo();
         }
         let cwnd = self.packets_in_flight() + 1;
@@ -719,6 +718,8 @@ impl Tcb {
         if self.rec.ca_state <= CaState::Disorder && self.rtx.sacked_out >= reordering {
             self.rec.reordering = self.rec.reordering.min(reordering);
         }
+        // tcp_set_ca_state(TCP_CA_Loss) -> ca_ops->set_state(): CUBIC resets.
+        self.cc.on_loss_event(ctx.now, self.snd_nxt.0);
         self.set_ca_state(CaState::Loss);
         self.rec.high_seq = self.snd_nxt;
         self.rec.tlp_high_seq = None;
@@ -834,6 +835,29 @@ impl Tcb {
             return true;
         }
         self.cc.in_slow_start() && self.cc.cwnd < 2 * self.rec.max_packets_out
+    }
+
+    /// `tcp_slow_start_after_idle_check()` (RFC 2861 §3,
+    /// `tcp_slow_start_after_idle`): after an RTO of silence with nothing in
+    /// flight, halve the window once per RTO idle, down to the initial
+    /// window (`tcp_cwnd_restart()`).
+    pub(super) fn slow_start_after_idle_check(&mut self, ctx: &Ctx) {
+        if ctx.sysctl.tcp_slow_start_after_idle == 0 || self.rtx.packets_out > 0 {
+            return;
+        }
+        let rto = self.rto();
+        let mut idle = ctx.now.saturating_since(self.last_data_sent);
+        if idle <= rto {
+            return;
+        }
+        self.cc.ssthresh = self.current_ssthresh();
+        let restart = super::cong::INITIAL_WINDOW_SEGMENTS.min(self.cc.cwnd);
+        let mut cwnd = self.cc.cwnd;
+        while idle > rto && cwnd > restart {
+            idle -= rto;
+            cwnd >>= 1;
+        }
+        self.cc.set_cwnd(cwnd.max(restart));
     }
 
     /// `tcp_cwnd_validate()`: remember whether the window limited this flight.

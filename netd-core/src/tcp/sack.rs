@@ -136,18 +136,44 @@ impl Tcb {
                 i += 1;
                 continue;
             }
-            if s.seq.before(start) {
-                // The block starts inside this entry: its head stays unSACKed.
-                if !self.rtx.split(i, start, mss) {
+            let in_sack = !start.after(s.seq) && !end.before(s.end);
+            if !in_sack {
+                // A block covering part of an entry (`tcp_match_skb_to_sack()`):
+                // a multi-packet entry is split on whole MSS, rounded so a
+                // SACK never covers part of a packet; a one-packet entry
+                // partly covered is not SACKed at all.
+                let (seq, len) = (s.seq, s.end - s.seq);
+                if s.pcount <= 1 || !s.end.after(start) {
                     i += 1;
                     continue;
                 }
+                let head_in = !start.after(seq);
+                let mut pkt_len = if head_in {
+                    let l = end - seq;
+                    if l < mss {
+                        i += 1;
+                        continue;
+                    }
+                    l
+                } else {
+                    (start - seq).max(mss)
+                };
+                if pkt_len > mss {
+                    let mut rounded = pkt_len / mss * mss;
+                    if !head_in && rounded < pkt_len {
+                        rounded += mss;
+                    }
+                    pkt_len = rounded;
+                }
+                if (pkt_len >= len && !head_in) || !self.rtx.split(i, seq + pkt_len, mss) {
+                    i += 1;
+                    continue;
+                }
+                if head_in {
+                    self.sacktag_one(ctx, i, dup, ev);
+                }
                 i += 1;
                 continue;
-            }
-            if s.end.after(end) && !self.rtx.split(i, end, mss) {
-                // The block ends inside an entry that cannot be split (SYN/FIN).
-                break;
             }
             self.sacktag_one(ctx, i, dup, ev);
             i += 1;

@@ -236,6 +236,10 @@ impl Tcb {
             return Err(Errno::EAGAIN);
         }
         let n = space.min(data.len());
+        if self.write_seq == self.snd_nxt {
+            // A new skb is queued (tcp_skb_entail()).
+            self.slow_start_after_idle_check(ctx);
+        }
         self.send_buf.extend(&data[..n]);
         self.write_seq += n as u32;
         if !more {

@@ -169,6 +169,15 @@ pub struct Tcb {
     pub segs_out: u64,
     pub data_segs_in: u64,
     pub data_segs_out: u64,
+    /// Payload bytes sent, retransmissions included (`bytes_sent`), and
+    /// retransmitted (`bytes_retrans`).
+    pub bytes_sent: u64,
+    pub bytes_retrans: u64,
+    /// RTOs fired, and episodes of them (`total_rto`, `total_rto_recoveries`).
+    pub total_rto: u32,
+    pub total_rto_recoveries: u32,
+    /// Segments that arrived out of order (`rcv_ooopack`).
+    pub rcv_ooopack: u32,
     pub last_data_sent: Instant,
     pub last_data_recv: Instant,
     pub last_ack_recv: Instant,
@@ -269,6 +278,11 @@ impl Tcb {
             segs_out: 0,
             data_segs_in: 0,
             data_segs_out: 0,
+            bytes_sent: 0,
+            bytes_retrans: 0,
+            total_rto: 0,
+            total_rto_recoveries: 0,
+            rcv_ooopack: 0,
             last_data_sent: now,
             last_data_recv: now,
             last_ack_recv: now,

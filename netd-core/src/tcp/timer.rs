@@ -252,6 +252,11 @@ impl Tcb {
             return;
         }
         ctx.mib.tcp_ext.tcp_timeouts += 1;
+        // tcp_update_rto_stats()
+        if self.retransmits == 0 {
+            self.total_rto_recoveries += 1;
+        }
+        self.total_rto += 1;
         match self.state {
             ConnState::SynSent | ConnState::SynRcvd => {
                 ctx.mib.tcp_ext.tcp_syn_retrans += 1;

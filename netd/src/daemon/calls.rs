@@ -55,7 +55,7 @@ impl Daemon {
                 self.endpoints.wake(h, &mut self.stack, t, &self.epoll);
                 r.map(|_| Response::Ok)
             }),
-            Request::GetOpt { sock, name } => self.req_getopt(sock, name),
+            Request::GetOpt { sock, name } => self.req_getopt(sock, name, t),
             Request::LocalAddr { sock } => handle_of(&mut self.endpoints, sock)
                 .and_then(|h| self.stack.local_addr(h))
                 .map(|a| Response::Addr(a.into())),
@@ -171,12 +171,17 @@ impl Daemon {
     }
 
     /// getsockopt: SO_ERROR first reports an error the endpoint holds.
-    fn req_getopt(&mut self, sock: SockRef, name: SockOptName) -> Result<Response, Errno> {
+    fn req_getopt(
+        &mut self,
+        sock: SockRef,
+        name: SockOptName,
+        t: Instant,
+    ) -> Result<Response, Errno> {
         let ep = self.endpoints.get(sock)?;
         let h = ep.handle;
         match (name, ep.error.take()) {
             (SockOptName::Error, Some(e)) => Ok(Response::Opt(SockOptValue::Int(e.code()))),
-            _ => self.stack.getsockopt(h, name).map(Response::Opt),
+            _ => self.stack.getsockopt_at(t, h, name).map(Response::Opt),
         }
     }
 

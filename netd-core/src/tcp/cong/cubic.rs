@@ -127,7 +127,8 @@ impl Cubic {
             let mut t = now_ms - self.epoch_start_ms + self.delay_min_us.div_ceil(1000);
             t = (t << BICTCP_HZ) / HZ;
             let offs = t.abs_diff(self.k);
-            let delta = ((CUBE_RTT_SCALE as u128 * (offs as u128).pow(3)) >> (10 + 3 * BICTCP_HZ)) as u64;
+            let delta =
+                ((CUBE_RTT_SCALE as u128 * (offs as u128).pow(3)) >> (10 + 3 * BICTCP_HZ)) as u64;
             let target = if t < self.k {
                 u64::from(self.origin_point).saturating_sub(delta)
             } else {
@@ -264,17 +265,24 @@ mod tests {
         c.cwnd = 70;
         c.ssthresh = 70;
         let mut at = Vec::new();
-        // One ACK per millisecond for 8 s, as from a flight of ~cwnd per 10 ms RTT.
-        for t in 1..=8000u64 {
+        // A 200 ms round trip, so the curve, not Reno friendliness, leads:
+        // a window's worth of ACKs per round trip, every 10 ms a twentieth.
+        cu.delay_min_us = 200_000;
+        for t in (10..=8000u64).step_by(10) {
             let now = Instant::from_millis(t);
-            Cubic::cong_avoid(&mut c, &mut cu, now, 1);
+            let acked = (c.cwnd / 20).max(1);
+            Cubic::cong_avoid(&mut c, &mut cu, now, acked);
             if t % 1000 == 0 {
                 at.push(c.cwnd);
             }
         }
-        // Concave up to W_max around K, flat there, convex beyond.
-        assert!(at[2] < 100 && at[2] > 85, "{at:?}");
-        assert!(at[3] >= 97 && at[4] <= 103, "plateau at W_max: {at:?}");
+        // Concave up to W_max, flat around K (4.2 s), convex beyond it.
+        assert!(at[0] < at[1] && at[1] < at[2] && at[2] <= 100, "{at:?}");
+        assert!(
+            at[2..=4].iter().all(|w| (98..=101).contains(w)),
+            "plateau at W_max: {at:?}"
+        );
+        assert!(at[5] > at[4] && at[6] > at[5], "{at:?}");
         assert!(at[7] > 110, "probing past W_max: {at:?}");
     }
 }

@@ -4,7 +4,10 @@
 //! `undo_cwnd`, `pkts_acked` and `set_state`. Loss recovery (PRR, undo) is
 //! `recovery`'s and drives these hooks as `tcp_input.c` does.
 
+pub mod cubic;
 pub mod reno;
+
+use cubic::{Cubic, Hystart};
 
 use crate::time::Instant;
 use core::time::Duration;
@@ -18,6 +21,7 @@ pub const INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 #[derive(Clone, Debug)]
 pub enum Algo {
     Reno,
+    Cubic(Box<Cubic>),
 }
 
 impl Algo {
@@ -25,6 +29,7 @@ impl Algo {
     pub fn by_name(name: &str) -> Option<Algo> {
         match name {
             "reno" => Some(Algo::Reno),
+            "cubic" => Some(Algo::Cubic(Box::default())),
             _ => None,
         }
     }
@@ -32,6 +37,7 @@ impl Algo {
     pub fn name(&self) -> &'static str {
         match self {
             Algo::Reno => "reno",
+            Algo::Cubic(_) => "cubic",
         }
     }
 }
@@ -101,31 +107,76 @@ impl Cong {
 
     /// `ca_ops->ssthresh()`: the window after a loss.
     pub fn ssthresh_after_loss(&mut self) -> u32 {
-        match self.algo {
+        match &mut self.algo {
             Algo::Reno => reno::ssthresh(self.cwnd),
+            Algo::Cubic(c) => c.ssthresh(self.cwnd),
         }
     }
 
     /// `ca_ops->cong_avoid()`, called only when the flight was limited by the
     /// window (`tcp_is_cwnd_limited()` is the caller's).
-    pub fn cong_avoid(&mut self, _now: Instant, acked: u32) {
-        match self.algo {
+    pub fn cong_avoid(&mut self, now: Instant, acked: u32) {
+        match std::mem::replace(&mut self.algo, Algo::Reno) {
             Algo::Reno => reno::cong_avoid(self, acked),
+            Algo::Cubic(mut c) => {
+                Cubic::cong_avoid(self, &mut c, now, acked);
+                self.algo = Algo::Cubic(c);
+            }
         }
     }
 
-    /// `ca_ops->undo_cwnd()`: the window to go back to after a false alarm.
+    /// `ca_ops->undo_cwnd()`: the window to go back to after a false alarm
+    /// (both use `tcp_reno_undo_cwnd()`).
     pub fn undo_cwnd(&self, prior_cwnd: u32) -> u32 {
-        match self.algo {
-            Algo::Reno => self.cwnd.max(prior_cwnd),
+        self.cwnd.max(prior_cwnd)
+    }
+
+    /// `ca_ops->pkts_acked()`: an ACK with an RTT sample; what HyStart found.
+    pub fn pkts_acked(&mut self, s: &AckedSample) -> Hystart {
+        match std::mem::replace(&mut self.algo, Algo::Reno) {
+            Algo::Reno => Hystart::None,
+            Algo::Cubic(mut c) => {
+                let found = c.pkts_acked(self, s.now, s.rtt, s.snd_una, s.snd_nxt, s.ack_delay_us);
+                self.algo = Algo::Cubic(c);
+                found
+            }
         }
     }
 
-    /// `ca_ops->pkts_acked()`: an ACK for `acked` packets with an RTT sample.
-    pub fn pkts_acked(&mut self, _now: Instant, _acked: u32, _rtt: Option<Duration>) {}
+    /// `ca_ops->set_state(TCP_CA_Loss)`: CUBIC forgets its curve.
+    pub fn on_loss_event(&mut self, now: Instant, snd_nxt: u32) {
+        if let Algo::Cubic(c) = &mut self.algo {
+            c.reset();
+            c.hystart_reset(now, snd_nxt);
+        }
+    }
 
-    /// `ca_ops->set_state(TCP_CA_Loss)` and `cwnd_event(CA_EVENT_LOSS)`.
-    pub fn on_loss_event(&mut self) {}
+    /// `ca_ops->init()` when the connection is established.
+    pub fn init(&mut self, now: Instant, snd_nxt: u32) {
+        if let Algo::Cubic(c) = &mut self.algo {
+            c.hystart_reset(now, snd_nxt);
+        }
+    }
+
+    /// `cwnd_event(CA_EVENT_TX_START)`: sending again with nothing in flight.
+    pub fn on_tx_start(&mut self, now: Instant, last_send: Instant) {
+        if let Algo::Cubic(c) = &mut self.algo {
+            c.tx_start(now, last_send);
+        }
+    }
+}
+
+/// What `pkts_acked()` is told about one ACK (`struct ack_sample`).
+#[derive(Clone, Copy, Debug)]
+pub struct AckedSample {
+    pub now: Instant,
+    pub acked: u32,
+    /// RTT of the newest segment ACKed (`ca_rtt_us`).
+    pub rtt: Option<Duration>,
+    pub snd_una: u32,
+    pub snd_nxt: u32,
+    /// `hystart_ack_delay()`: the time one TSO burst's ACKs may spread over.
+    pub ack_delay_us: u64,
 }
 
 #[cfg(test)]
