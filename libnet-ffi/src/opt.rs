@@ -78,6 +78,23 @@ pub unsafe extern "C" fn net_setsockopt(
             (libc::IPPROTO_TCP, libc::TCP_SYNCNT) => SockOpt::SynCnt(int_opt(val, len)?),
             (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => SockOpt::QuickAck(int_opt(val, len)? != 0),
             (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => SockOpt::UserTimeout(int_opt(val, len)?),
+            (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => {
+                // do_tcp_setsockopt(): a name of at most TCP_CA_NAME_MAX - 1
+                // bytes, cut at optlen or the first NUL.
+                if (len as c_int) < 1 {
+                    return Err(libc::EINVAL);
+                }
+                if val.is_null() {
+                    return Err(libc::EFAULT);
+                }
+                let n = (len as usize).min(15);
+                let mut name = [0u8; 16];
+                // SAFETY: non-null, and the caller promises `len` readable bytes.
+                let src = unsafe { std::slice::from_raw_parts(val as *const u8, n) };
+                let end = src.iter().position(|&b| b == 0).unwrap_or(n);
+                name[..end].copy_from_slice(&src[..end]);
+                SockOpt::Congestion(name)
+            }
             _ => return Err(libc::ENOPROTOOPT),
         };
         simple(Request::SetOpt { sock: e.sock, opt }).map(|_| ())
@@ -172,6 +189,7 @@ pub unsafe extern "C" fn net_getsockopt(
             (libc::IPPROTO_TCP, libc::TCP_QUICKACK) => SockOptName::QuickAck,
             (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT) => SockOptName::UserTimeout,
             (libc::IPPROTO_TCP, libc::TCP_INFO) => SockOptName::TcpInfo,
+            (libc::IPPROTO_TCP, libc::TCP_CONGESTION) => SockOptName::Congestion,
             (libc::IPPROTO_TCP, libc::TCP_CC_INFO) => {
                 // Neither reno nor cubic has `get_info()`: Linux answers 0
                 // bytes (do_tcp_getsockopt(), TCP_CC_INFO).

@@ -351,6 +351,9 @@ pub fn ss_info_line(i: &TcpInfo, with_flags: bool) -> String {
     if i.rto_us != 3_000_000 {
         t.push(format!("rto:{}", ms(i.rto_us)));
     }
+    if i.backoff != 0 {
+        t.push(format!("backoff:{}", i.backoff));
+    }
     if i.rtt_us != 0 {
         t.push(format!("rtt:{}/{}", ms(i.rtt_us), ms(i.rttvar_us)));
     }
@@ -366,6 +369,8 @@ pub fn ss_info_line(i: &TcpInfo, with_flags: bool) -> String {
         t.push(format!("ssthresh:{ss}"));
     }
     for (name, v) in [
+        ("bytes_sent", i.bytes_sent),
+        ("bytes_retrans", i.bytes_retrans),
         ("bytes_acked", i.bytes_acked),
         ("bytes_received", i.bytes_received),
         ("segs_out", i.segs_out),
@@ -384,8 +389,30 @@ pub fn ss_info_line(i: &TcpInfo, with_flags: bool) -> String {
     t.push(format!("lastsnd:{}", i.last_data_sent_ms));
     t.push(format!("lastrcv:{}", i.last_data_recv_ms));
     t.push(format!("lastack:{}", i.last_ack_recv_ms));
-    if i.total_retrans != 0 {
+    if i.delivered != 0 {
+        t.push(format!("delivered:{}", i.delivered));
+    }
+    // tcp_show_info()'s scoreboard, in its order.
+    if i.unacked != 0 {
+        t.push(format!("unacked:{}", i.unacked));
+    }
+    if i.retrans != 0 || i.total_retrans != 0 {
         t.push(format!("retrans:{}/{}", i.retrans, i.total_retrans));
+    }
+    if i.lost != 0 {
+        t.push(format!("lost:{}", i.lost));
+    }
+    if i.sacked != 0 {
+        t.push(format!("sacked:{}", i.sacked));
+    }
+    if i.dsack_dups != 0 {
+        t.push(format!("dsack_dups:{}", i.dsack_dups));
+    }
+    if i.reordering != 3 && i.reordering != 0 {
+        t.push(format!("reordering:{}", i.reordering));
+    }
+    if i.reord_seen != 0 {
+        t.push(format!("reord_seen:{}", i.reord_seen));
     }
     if i.rcv_rtt_us != 0 {
         t.push(format!("rcv_rtt:{}", ms(i.rcv_rtt_us)));
@@ -393,8 +420,14 @@ pub fn ss_info_line(i: &TcpInfo, with_flags: bool) -> String {
     if i.rcv_space != 0 {
         t.push(format!("rcv_space:{}", i.rcv_space));
     }
+    if i.notsent != 0 {
+        t.push(format!("notsent:{}", i.notsent));
+    }
     if i.min_rtt_us != 0 {
         t.push(format!("minrtt:{}", ms(i.min_rtt_us)));
+    }
+    if i.rcv_ooopack != 0 {
+        t.push(format!("rcv_ooopack:{}", i.rcv_ooopack));
     }
     if i.snd_wnd != 0 {
         t.push(format!("snd_wnd:{}", i.snd_wnd));

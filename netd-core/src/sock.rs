@@ -63,4 +63,6 @@ pub struct SockOpts {
     pub keepidle: u32,
     pub keepintvl: u32,
     pub keepcnt: u8,
+    /// TCP_CONGESTION, NUL-padded; unset: `tcp_congestion_control`.
+    pub congestion: Option<[u8; 16]>,
 }

@@ -267,3 +267,56 @@ fn an_idle_connection_restarts_from_the_initial_window() {
         }
     }
 }
+
+fn ca_name(s: &str) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..s.len()].copy_from_slice(s.as_bytes());
+    b
+}
+
+/// TCP_CONGESTION picks the algorithm per socket (`tcp_set_congestion_control()`):
+/// an unknown name is ENOENT, the choice reads back NUL-padded, a
+/// listener's children inherit it, and a live connection can switch.
+#[test]
+fn tcp_congestion_chooses_the_algorithm_per_socket() {
+    use netd_core::sock::{SockOptName, SockOptValue};
+    use netd_core::{Errno, SockOpt, SockType};
+    let mut sim = Sim::pair(Link::ideal().latency(ms(1)));
+    let now = sim.now();
+    let st = sim.stack(A);
+    let s = st.socket(SockType::Stream).unwrap();
+    assert_eq!(
+        st.setsockopt(now, s, SockOpt::Congestion(ca_name("vegas"))),
+        Err(Errno::ENOENT)
+    );
+    let read = |st: &mut netd_core::Stack, h| match st.getsockopt(h, SockOptName::Congestion) {
+        Ok(SockOptValue::Bytes(b)) => b,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(read(st, s), ca_name("cubic").to_vec(), "the default");
+    st.setsockopt(now, s, SockOpt::Congestion(ca_name("reno")))
+        .unwrap();
+    assert_eq!(read(st, s), ca_name("reno").to_vec());
+    // A listener set to reno hands its children reno.
+    let l = listen(&mut sim, B, PORT, 8);
+    let now = sim.now();
+    sim.stack(B)
+        .setsockopt(now, l, SockOpt::Congestion(ca_name("reno")))
+        .unwrap();
+    let c = connect(&mut sim, A, addr_b(PORT));
+    let mut srv = None;
+    assert!(sim.run_until(secs(2), |sim| {
+        srv = srv.or_else(|| sim.stack(B).accept(l).ok().map(|(h, _)| h));
+        srv.is_some()
+    }));
+    let srv = srv.unwrap();
+    assert_eq!(sim.stack(B).tcb(srv).unwrap().cc.algo.name(), "reno");
+    assert_eq!(sim.stack(A).tcb(c).unwrap().cc.algo.name(), "cubic");
+    let now = sim.now();
+    sim.stack(A)
+        .setsockopt(now, c, SockOpt::Congestion(ca_name("reno")))
+        .unwrap();
+    assert_eq!(sim.stack(A).tcb(c).unwrap().cc.algo.name(), "reno");
+    let st = sim.stack(A);
+    assert_eq!(read(st, c), ca_name("reno").to_vec());
+}

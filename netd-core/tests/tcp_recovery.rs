@@ -137,13 +137,13 @@ fn a_tail_loss_is_repaired_by_a_probe_instead_of_a_timeout() {
         .into_iter()
         .rfind(|s| s.from == B && s.at < rtx[0].at)
         .unwrap();
-    // The probe is the last segment, one PTO (2·SRTT + 2 ms, rounded to
-    // the millisecond) after the ACK that re-armed the timer arrived at A.
+    // The probe is the last segment, one PTO (2·SRTT + 2 ms, rounded up
+    // to a 4 ms jiffy) after the ACK that re-armed the timer arrived at A.
     let srtt = ms(20);
     let pto = srtt * 2 + ms(2);
     let arrived = last_ack.at + ms(10);
     assert!(
-        rtx[0].at >= arrived + pto && rtx[0].at <= arrived + pto + ms(2),
+        rtx[0].at >= arrived + pto && rtx[0].at <= arrived + pto + ms(4),
         "{rtx:?}"
     );
     assert_eq!(rtx[0].seq.0 + MSS as u32, rtx[1].seq.0 + 2 * MSS as u32);
@@ -190,10 +190,11 @@ fn two_sacks_leave_the_hole_to_racks_reordering_timer() {
     assert_eq!(read_all(&mut sim, srv, data.len()), data);
     let rtx = retransmissions(&sim);
     assert_eq!(rtx.len(), 1);
-    // The SACKs arrive at 20 ms; the reordering window is min_rtt / 4
-    // (5 ms), plus the timer's 2 ms slack, counted from segment 2's send.
+    // The SACKs arrive at 20 ms; what is left of RACK's RTT plus the
+    // reordering window (min_rtt / 4 = 5 ms) is rounded up to a jiffy
+    // (4 ms at HZ 250) and TCP_TIMEOUT_MIN (2 jiffies) is added: 20 + 8 + 8.
     let at = rtx[0].at - t0;
-    assert!(at >= ms(25) && at <= ms(28), "retransmitted at {at:?}");
+    assert_eq!(at, ms(36), "retransmitted at {at:?}");
     assert_eq!(sim.stack(A).mib.tcp_ext.tcp_timeouts, 0);
 }
 

@@ -393,6 +393,7 @@ pub struct TcpInfo {
     pub last_data_sent_ms: u64,
     pub last_data_recv_ms: u64,
     pub last_ack_recv_ms: u64,
+    /// Retransmitted packets in flight (`tcpi_retrans`) and all ever sent.
     pub retrans: u32,
     pub total_retrans: u32,
     pub min_rtt_us: u64,
@@ -402,6 +403,26 @@ pub struct TcpInfo {
     pub rcv_rtt_us: u64,
     /// Bytes the program read in the last receiver RTT (`tcpi_rcv_space`).
     pub rcv_space: u32,
+    /// RTO doublings (`tcpi_backoff`).
+    pub backoff: u32,
+    /// Payload bytes sent, retransmissions included, and retransmitted.
+    pub bytes_sent: u64,
+    pub bytes_retrans: u64,
+    /// Packets delivered (`tcpi_delivered`).
+    pub delivered: u32,
+    /// The scoreboard, in packets: sent and not cumulatively ACKed,
+    /// SACKed, marked lost (`tcpi_unacked`, `tcpi_sacked`, `tcpi_lost`).
+    pub unacked: u32,
+    pub sacked: u32,
+    pub lost: u32,
+    /// Packets D-SACKed, the reordering degree and reordering events.
+    pub dsack_dups: u32,
+    pub reordering: u32,
+    pub reord_seen: u32,
+    /// Bytes written and not yet sent (`tcpi_notsent_bytes`).
+    pub notsent: u32,
+    /// Segments that arrived out of order.
+    pub rcv_ooopack: u32,
 }
 
 #[cfg(test)]

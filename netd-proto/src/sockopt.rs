@@ -18,6 +18,8 @@ pub enum SockOpt {
     KeepIdle(i32),
     KeepIntvl(i32),
     KeepCnt(i32),
+    /// TCP_CONGESTION: an algorithm's name, NUL-padded (TCP_CA_NAME_MAX).
+    Congestion([u8; 16]),
 }
 
 /// An option to read (getsockopt(2)).
@@ -43,6 +45,8 @@ pub enum SockOptName {
     TcpInfo,
     /// SO_MEMINFO: the `SK_MEMINFO_VARS` counters of `sk_get_meminfo()`.
     MemInfo,
+    /// TCP_CONGESTION: the algorithm's name, 16 bytes NUL-padded.
+    Congestion,
 }
 
 /// A read option's value; `Linger` is (l_onoff, l_linger); `Bytes` is a

@@ -120,6 +120,22 @@ impl Stack {
             SockOptName::KeepIdle => SockOptValue::Int(sysctl_or(o.keepidle, ka_time)),
             SockOptName::KeepIntvl => SockOptValue::Int(sysctl_or(o.keepintvl, ka_intvl)),
             SockOptName::KeepCnt => SockOptValue::Int(sysctl_or(u32::from(o.keepcnt), ka_probes)),
+            SockOptName::Congestion => {
+                if kind != Kind::Tcp {
+                    return Err(Errno::ENOPROTOOPT);
+                }
+                let name = match tcp.and_then(|t| t.tcb()) {
+                    Some(tcb) => tcb.cc.algo.name(),
+                    None => o
+                        .congestion
+                        .and_then(|n| crate::tcp::cong::Algo::from_padded(&n))
+                        .or_else(|| crate::tcp::cong::Algo::by_name(&s.tcp_congestion_control))
+                        .map_or("reno", |a| a.name()),
+                };
+                let mut b = [0u8; 16];
+                b[..name.len()].copy_from_slice(name.as_bytes());
+                SockOptValue::Bytes(b.to_vec())
+            }
             // Its ages need the clock: only `getsockopt_at()` answers it.
             SockOptName::TcpInfo => return Err(Errno::EINVAL),
             SockOptName::MemInfo => SockOptValue::Bytes(match tcp.and_then(|t| t.tcb()) {
@@ -176,6 +192,15 @@ fn store(o: &mut SockOpts, opt: SockOpt, rmem_max: usize, wmem_max: usize) -> Re
                 return Err(Errno::EINVAL);
             }
             o.syncnt = v as u8;
+        }
+        // tcp_set_congestion_control(): an unknown name is ENOENT.
+        SockOpt::Congestion(name) => {
+            let n = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            let name_str = std::str::from_utf8(&name[..n]).map_err(|_| Errno::ENOENT)?;
+            if crate::tcp::cong::Algo::by_name(name_str).is_none() {
+                return Err(Errno::ENOENT);
+            }
+            o.congestion = Some(name);
         }
         SockOpt::UserTimeout(v) => {
             if v < 0 {

@@ -20,8 +20,14 @@ use core::time::Duration;
 
 /// TCP_RACK_RECOVERY_THRESH: recoveries a widened reordering window persists.
 pub const RECOVERY_THRESH: u32 = 16;
-/// TCP_TIMEOUT_MIN: the slack added to RACK's and TLP's timers.
-const TIMEOUT_MIN: Duration = Duration::from_millis(2);
+/// One jiffy of the kernels netd is measured against: Debian's and this
+/// project's CI kernels run HZ = 250. RACK's and TLP's timers are set in
+/// jiffies, so their granularity is part of the behaviour packetdrill sees.
+const JIFFY_US: u128 = 4000;
+/// TCP_TIMEOUT_MIN: two jiffies, added to RACK's reordering timer.
+const TIMEOUT_MIN: Duration = Duration::from_micros(2 * JIFFY_US as u64);
+/// TCP_TIMEOUT_MIN_US: 2 ms, added to the probe timeout.
+const TIMEOUT_MIN_US: Duration = Duration::from_millis(2);
 
 #[derive(Clone, Debug)]
 pub struct Rack {
@@ -76,9 +82,9 @@ fn sent_after(a: SentMark, b: SentMark) -> bool {
         || (a.at == b.at && (a.order > b.order || (a.order == b.order && a.end.after(b.end))))
 }
 
-/// Linux's timers tick in jiffies (1 ms): `usecs_to_jiffies()` rounds up.
-fn round_up_ms(d: Duration) -> Duration {
-    Duration::from_millis(d.as_micros().div_ceil(1000) as u64)
+/// `usecs_to_jiffies()`: rounds up to whole jiffies.
+fn to_jiffies(d: Duration) -> Duration {
+    Duration::from_micros((d.as_micros().div_ceil(JIFFY_US) * JIFFY_US) as u64)
 }
 
 impl Tcb {
@@ -184,7 +190,7 @@ impl Tcb {
         self.rack.advanced = false;
         match self.rack_detect_loss(ctx) {
             Some(wait) => {
-                let when = round_up_ms(wait) + TIMEOUT_MIN;
+                let when = to_jiffies(wait) + TIMEOUT_MIN;
                 self.reset_xmit_timer(ctx.now, XmitTimer::ReoTimeout, when);
                 true
             }
@@ -247,9 +253,9 @@ impl Tcb {
                 let extra = if self.rtx.packets_out == 1 {
                     RTO_MIN
                 } else {
-                    TIMEOUT_MIN
+                    TIMEOUT_MIN_US
                 };
-                round_up_ms(srtt * 2 + extra)
+                to_jiffies(srtt * 2 + extra)
             }
             None => RTO_INIT,
         };
@@ -259,7 +265,7 @@ impl Tcb {
             self.rto_delta_us(ctx.now)
         };
         if rto_delta > 0 {
-            timeout = timeout.min(round_up_ms(Duration::from_micros(rto_delta as u64)));
+            timeout = timeout.min(to_jiffies(Duration::from_micros(rto_delta as u64)));
         }
         self.reset_xmit_timer(ctx.now, XmitTimer::LossProbe, timeout);
         true

@@ -474,6 +474,16 @@ impl Tcb {
             SockOpt::NoDelay(true) => {
                 self.transmit(ctx);
             }
+            // tcp_reinit_congestion_control(): the new algorithm starts
+            // fresh from the current window.
+            SockOpt::Congestion(name) => {
+                if let Some(algo) = super::cong::Algo::from_padded(&name) {
+                    if algo.name() != self.cc.algo.name() {
+                        self.cc.algo = algo;
+                        self.cc.init(ctx.now, self.snd_nxt.0);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -534,13 +544,29 @@ impl Tcb {
             last_data_sent_ms: ago(self.last_data_sent),
             last_data_recv_ms: ago(self.last_data_recv),
             last_ack_recv_ms: ago(self.last_ack_recv),
-            retrans: self.retransmits,
+            retrans: self.rtx.retrans_out,
             total_retrans: self.total_retrans,
             min_rtt_us: self.rtt.min_rtt.map_or(0, us),
             snd_wnd: self.snd_wnd,
             rcv_wnd: self.rcv_wnd,
             rcv_rtt_us: self.rcv_rtt.rtt_us(),
             rcv_space: self.rcvq.space,
+            backoff: self.backoff,
+            bytes_sent: self.bytes_sent,
+            bytes_retrans: self.bytes_retrans,
+            delivered: self.rec.delivered,
+            unacked: self.rtx.packets_out,
+            sacked: self.rtx.sacked_out,
+            lost: self.rtx.lost_out,
+            dsack_dups: self.rec.dsack_dups,
+            reordering: self.rec.reordering,
+            reord_seen: self.rec.reord_seen,
+            notsent: if self.write_seq.after(self.snd_nxt) {
+                self.write_seq - self.snd_nxt
+            } else {
+                0
+            },
+            rcv_ooopack: self.rcv_ooopack,
         }
     }
 }

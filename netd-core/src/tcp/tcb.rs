@@ -248,7 +248,13 @@ impl Tcb {
             syn_stamp: now,
             rtx_deadline: None,
             xmit_timer: XmitTimer::Retrans,
-            cc: Cong::new(Algo::by_name(&ctx.sysctl.tcp_congestion_control).unwrap_or(Algo::Reno)),
+            // TCP_CONGESTION, else net.ipv4.tcp_congestion_control.
+            cc: Cong::new(
+                opts.congestion
+                    .and_then(|n| Algo::from_padded(&n))
+                    .or_else(|| Algo::by_name(&ctx.sysctl.tcp_congestion_control))
+                    .unwrap_or(Algo::Reno),
+            ),
             rec: Recovery::new(iss, ctx.sysctl),
             rack: Rack::default(),
             dsack: None,

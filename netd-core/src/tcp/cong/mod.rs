@@ -34,6 +34,12 @@ impl Algo {
         }
     }
 
+    /// The algorithm a TCP_CONGESTION value names.
+    pub fn from_padded(name: &[u8; 16]) -> Option<Algo> {
+        let n = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        Algo::by_name(std::str::from_utf8(&name[..n]).ok()?)
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Algo::Reno => "reno",
