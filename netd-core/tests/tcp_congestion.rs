@@ -81,13 +81,7 @@ fn reno_congestion_avoidance_adds_one_segment_per_rtt_after_loss() {
     let mut samples = Vec::new();
     let mut buf = vec![0u8; 1 << 20];
     for _ in 0..40 {
-        let now = sim.now();
-        while sent < data.len() {
-            match sim.stack(A).send(now, c, &data[sent..]) {
-                Ok(n) => sent += n,
-                Err(_) => break,
-            }
-        }
+        send_available(&mut sim, A, c, &data, &mut sent);
         let t = sim.stack(A).tcb(c).unwrap();
         samples.push((
             t.cc.cwnd,
@@ -118,6 +112,18 @@ fn reno_congestion_avoidance_adds_one_segment_per_rtt_after_loss() {
     assert!(tail[tail.len() - 1] > tail[0], "it does grow: {tail:?}");
 }
 
+/// Lose exactly one data segment from A: the 3rd of the first flight.
+fn lose_third_data_segment(sim: &mut Sim) {
+    let mut n = 0;
+    sim.drop_if(move |s| {
+        if s.from == A && s.len > 0 {
+            n += 1;
+            return n == 3;
+        }
+        false
+    });
+}
+
 /// Without SACK (the peer did not offer it), three duplicate ACKs mark the
 /// head lost (`tcp_newreno_mark_lost()`, RFC 6582) and start recovery with
 /// ssthresh = cwnd / 2 (`tcp_reno_ssthresh()`); PRR sends the
@@ -130,15 +136,7 @@ fn without_sack_three_duplicate_acks_start_newreno_recovery() {
     let (c, _, srv) = establish(&mut sim);
     assert!(!sim.stack(A).tcb(c).unwrap().neg.sack_ok);
     let mss = sim.stack(A).tcb(c).unwrap().mss;
-    // Lose exactly one data segment: the 3rd of the first flight.
-    let mut n = 0;
-    sim.drop_if(move |s| {
-        if s.from == A && s.len > 0 {
-            n += 1;
-            return n == 3;
-        }
-        false
-    });
+    lose_third_data_segment(&mut sim);
     let data = payload(10 * mss as usize, 3);
     let now = sim.now();
     assert_eq!(sim.stack(A).send(now, c, &data), Ok(data.len()));
@@ -193,14 +191,7 @@ fn cubic_keeps_seven_tenths_of_the_window_after_a_loss() {
     let mut sim = Sim::pair(Link::ideal().latency(ms(10)));
     let (c, _, srv) = establish(&mut sim);
     assert_eq!(sim.stack(A).tcb(c).unwrap().cc.algo.name(), "cubic");
-    let mut n = 0;
-    sim.drop_if(move |s| {
-        if s.from == A && s.len > 0 {
-            n += 1;
-            return n == 3;
-        }
-        false
-    });
+    lose_third_data_segment(&mut sim);
     let mss = sim.stack(A).tcb(c).unwrap().mss as usize;
     let data = payload(10 * mss, 4);
     let now = sim.now();

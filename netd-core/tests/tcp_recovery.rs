@@ -301,13 +301,7 @@ fn prr_sends_in_proportion_to_what_is_delivered() {
     let mut samples = Vec::new();
     let end = sim.now() + secs(3);
     while sim.now() < end {
-        let now = sim.now();
-        while sent < data.len() {
-            match sim.stack(A).send(now, c, &data[sent..]) {
-                Ok(n) => sent += n,
-                Err(_) => break,
-            }
-        }
+        send_available(&mut sim, A, c, &data, &mut sent);
         let t = sim.stack(A).tcb(c).unwrap();
         if t.rec.ca_state == CaState::Recovery {
             samples.push((
@@ -318,6 +312,7 @@ fn prr_sends_in_proportion_to_what_is_delivered() {
             ));
         }
         let mut buf = vec![0u8; 65536];
+        let now = sim.now();
         while let Ok(n) = sim.stack(B).recv(now, srv, &mut buf, false) {
             if n == 0 {
                 break;
@@ -375,4 +370,54 @@ fn tcp_info_reports_the_scoreboard_at_linux_offsets() {
     assert_eq!((u32_at(76), u32_at(80)), (t.cc.ssthresh, t.cc.cwnd));
     assert_eq!(u32_at(88), 3, "tcp_reordering");
     assert_eq!(u32_at(100), 1, "total_retrans");
+}
+
+/// F-RTO (RFC 5682, `tcp_frto` = 2): ACKs held up past the RTO, then
+/// delivered, acknowledge data that was never retransmitted; the timeout
+/// was spurious and the window comes back (TCPSpuriousRTOs, TCPLossUndo).
+/// Timestamps are off so Eifel cannot decide first; TLP is off so the RTO
+/// is what fires.
+#[test]
+fn a_spurious_rto_is_undone_by_frto() {
+    let mut sim = Sim::pair(Link::ideal().latency(ms(10)));
+    sim.stack(A).sysctl.tcp_timestamps = 0;
+    sim.stack(A).sysctl.tcp_early_retrans = 0;
+    let (c, _, srv) = establish(&mut sim);
+    push_through(&mut sim, c, srv, &payload(40 * MSS, 1), secs(1));
+    sim.run_for(ms(50));
+    let cwnd_before = sim.stack(A).tcb(c).unwrap().cc.cwnd;
+    // Hold back every ACK B sends for the next 400 ms (dropped on the
+    // link, kept in the trace), past A's RTO.
+    let start = sim.now();
+    let until = start + ms(400);
+    sim.drop_if(move |s: &Seg| s.from == B && s.at < until);
+    sim.clear_trace();
+    send_all(&mut sim, c, &payload(10 * MSS, 2));
+    assert!(sim.run_until(secs(1), |s| s.stack(A).mib.tcp_ext.tcp_timeouts > 0));
+    let held: Vec<Vec<u8>> = sim
+        .trace()
+        .iter()
+        .zip(sim.segments())
+        .filter(|(_, s)| s.from == B)
+        .map(|(p, _)| p.packet.clone())
+        .collect();
+    assert!(!held.is_empty());
+    for p in held {
+        sim.inject(A, p);
+    }
+    sim.run_for(ms(200));
+    let m = &sim.stack(A).mib.tcp_ext;
+    assert_eq!(
+        (m.tcp_timeouts, m.tcp_spurious_rtos, m.tcp_loss_undo),
+        (1, 1, 1)
+    );
+    let t = sim.stack(A).tcb(c).unwrap();
+    assert_eq!(t.rec.ca_state, CaState::Open);
+    assert!(
+        t.cc.cwnd >= cwnd_before,
+        "cwnd {} before {}",
+        t.cc.cwnd,
+        cwnd_before
+    );
+    assert_eq!(read_all(&mut sim, srv, 10 * MSS).len(), 10 * MSS);
 }

@@ -234,3 +234,14 @@ pub fn recv_now(sim: &mut Sim, host: usize, h: SocketHandle) -> Result<usize, Er
     let mut buf = [0u8; 64];
     sim.stack(host).recv(now, h, &mut buf, false)
 }
+
+/// Write as much of `data[*sent..]` on (host, h) as the send buffer takes now.
+pub fn send_available(sim: &mut Sim, host: usize, h: SocketHandle, data: &[u8], sent: &mut usize) {
+    let now = sim.now();
+    while *sent < data.len() {
+        match sim.stack(host).send(now, h, &data[*sent..]) {
+            Ok(n) => *sent += n,
+            Err(_) => break,
+        }
+    }
+}
