@@ -57,6 +57,7 @@ pub struct Sysctl {
     pub tcp_synack_retries: i64,
     pub tcp_syncookies: i64,
     pub tcp_timestamps: i64,
+    pub tcp_tso_win_divisor: i64,
     pub tcp_tw_reuse: i64,
     pub tcp_tw_reuse_delay: i64,
     pub tcp_window_scaling: i64,
@@ -121,6 +122,7 @@ impl Default for Sysctl {
             tcp_synack_retries: 5,
             tcp_syncookies: 1,
             tcp_timestamps: 1,
+            tcp_tso_win_divisor: 3,
             tcp_tw_reuse: 2,
             tcp_tw_reuse_delay: 1000,
             tcp_window_scaling: 1,
@@ -548,6 +550,12 @@ pub static TUNABLES: &[Tunable] = &[
         tcp_timestamps,
         U8,
         "RFC 7323 timestamps: 0 off, 1 with random offset, 2 without."
+    ),
+    scalar!(
+        "net.ipv4.tcp_tso_win_divisor",
+        tcp_tso_win_divisor,
+        U8,
+        "TSO deferral: send a small chunk at once if it is at least 1/N of the window; 0: if it is over three MSS (tcp_tso_should_defer())."
     ),
     scalar!(
         "net.ipv4.tcp_tw_reuse",

@@ -166,3 +166,30 @@ fn bulk_data_from_a_tso_sender_over_a_lossy_link_arrives_intact() {
         "the link carried only MTU-sized packets"
     );
 }
+
+/// `tcp_tso_should_defer()`: when an ACK is due within a millisecond and
+/// the window allows less than `tcp_tso_win_divisor` of itself, a small
+/// TSO chunk waits for that ACK and goes out larger, so the same bulk
+/// transfer takes fewer transmissions than with deferral nearly off
+/// (divisor 255: any sliver of 1/255 of the window goes at once).
+#[test]
+fn tso_deferral_sends_fewer_larger_chunks() {
+    let chunks = |divisor: i64| {
+        let mut sim = netd_core::sim::Sim::pair(
+            netd_core::sim::Link::ideal().latency(std::time::Duration::from_micros(200)),
+        );
+        sim.record = false;
+        sim.stack(A).sysctl.tcp_tso_win_divisor = divisor;
+        let (c, _, srv) = establish(&mut sim);
+        sim.stack(A).set_offloads(TSO);
+        let data = payload(4_000_000, 11);
+        let got = transfer(&mut sim, (A, c), (B, srv), &data, secs(10));
+        assert!(got == data);
+        sim.stack(A).tcb(c).unwrap().data_segs_out
+    };
+    let (deferring, eager) = (chunks(3), chunks(255));
+    assert!(
+        deferring < eager,
+        "divisor 3: {deferring} chunks, divisor 255: {eager}"
+    );
+}

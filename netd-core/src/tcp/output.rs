@@ -1,6 +1,7 @@
 //! What to send now (Linux `tcp_output.c`): window advertisement, options,
 //! the transmit loop with Nagle and sender-side SWS avoidance, ACKs and resets.
 
+use super::recovery::CaState;
 use super::rtx::{pcount, TxSeg, RETRANS};
 use super::tcb::Tcb;
 use super::timer::XmitTimer;
@@ -68,6 +69,14 @@ pub fn reset_for(ctx: &mut Ctx, tuple: &FourTuple, seg: &TcpRepr) {
         payload: &[],
     };
     ctx.send_tcp(tuple, &rst, &[]);
+}
+
+/// What `tcp_tso_should_defer()` decided.
+enum Defer {
+    No,
+    Yes,
+    /// Deferred, and the window is what limits the flight.
+    CwndLimited,
 }
 
 impl Tcb {
@@ -203,6 +212,7 @@ impl Tcb {
             self.dsack = None;
         }
         self.segs_out += 1;
+        self.last_xmit = ctx.now;
         if len > 0 {
             self.data_segs_out += 1;
             self.bytes_sent += len as u64;
@@ -453,6 +463,62 @@ impl Tcb {
             .max(1)
     }
 
+    /// `tcp_tso_should_defer()`: hold a chunk of `skb_len` bytes back when
+    /// more window is about to open (an ACK due within min(SRTT/2, 1 ms))
+    /// and what can go now is small: less than `tcp_tso_win_divisor` of the
+    /// window, or with a divisor of 0 no more than three MSS
+    /// (`tcp_max_tso_deferred_mss()`). Never in Recovery or Loss, nor after
+    /// a millisecond without sending.
+    fn tso_should_defer(&self, ctx: &Ctx, skb_len: u32, fin: bool, max_segs: u32) -> Defer {
+        if self.rec.ca_state >= CaState::Recovery {
+            return Defer::No;
+        }
+        if ctx.now.saturating_since(self.last_xmit) > core::time::Duration::from_millis(1) {
+            return Defer::No;
+        }
+        let in_flight = self.packets_in_flight();
+        if self.cc.cwnd <= in_flight {
+            return Defer::No;
+        }
+        let wnd_end = self.snd_una + self.snd_wnd;
+        let send_win = if wnd_end.after(self.snd_nxt) {
+            wnd_end - self.snd_nxt
+        } else {
+            0
+        };
+        let mss = self.mss;
+        let cong_win = (self.cc.cwnd - in_flight).saturating_mul(mss);
+        let limit = send_win.min(cong_win);
+        if limit >= max_segs.saturating_mul(mss) {
+            return Defer::No;
+        }
+        let divisor = ctx.sysctl.tcp_tso_win_divisor.clamp(0, 255) as u32;
+        match (self.snd_wnd.min(self.cc.cwnd.saturating_mul(mss))).checked_div(divisor) {
+            Some(chunk) if limit >= chunk => return Defer::No,
+            None if limit > 3 * mss => return Defer::No,
+            _ => {}
+        }
+        let (Some(head), Some(srtt)) = (self.rtx.head(), self.rtt.srtt) else {
+            return Defer::No;
+        };
+        let expected_ack = head.sent_at + srtt;
+        let threshold = (srtt / 2).min(core::time::Duration::from_millis(1));
+        if expected_ack.saturating_since(ctx.now) > threshold {
+            return Defer::No;
+        }
+        if cong_win < send_win {
+            if cong_win <= skb_len {
+                return Defer::CwndLimited;
+            }
+        } else if send_win <= skb_len {
+            return Defer::Yes;
+        }
+        if fin {
+            return Defer::No;
+        }
+        Defer::Yes
+    }
+
     /// `tcp_cwnd_test()`: packets the window lets one chunk carry now.
     fn cwnd_quota(&self) -> u32 {
         let in_flight = self.packets_in_flight();
@@ -512,6 +578,20 @@ impl Tcb {
             let goal = (ctx.tx.size_goal(self.mss) as usize)
                 .min((quota.min(max_segs) * self.mss) as usize)
                 .max(self.mss as usize);
+            // TSO deferral: wait for an ACK due within a millisecond rather
+            // than send a small chunk now (`tcp_tso_should_defer()`).
+            let skb_len = unsent.min((max_segs * self.mss) as usize);
+            let fin = self.snd_shutdown && skb_len == unsent;
+            if !nagle_off && skb_len > self.mss as usize {
+                match self.tso_should_defer(ctx, skb_len as u32, fin, max_segs) {
+                    Defer::No => {}
+                    Defer::CwndLimited => {
+                        is_cwnd_limited = true;
+                        break;
+                    }
+                    Defer::Yes => break,
+                }
+            }
             let mut len = unsent.min(goal).min(wnd_avail);
             if len > self.mss as usize && len < unsent {
                 // A TSO segment cut by the window carries whole MSS only, so

@@ -178,6 +178,8 @@ pub struct Tcb {
     pub total_rto_recoveries: u32,
     /// Segments that arrived out of order (`rcv_ooopack`).
     pub rcv_ooopack: u32,
+    /// When any segment last left (`tcp_wstamp_ns`).
+    pub last_xmit: Instant,
     pub last_data_sent: Instant,
     pub last_data_recv: Instant,
     pub last_ack_recv: Instant,
@@ -289,6 +291,7 @@ impl Tcb {
             total_rto: 0,
             total_rto_recoveries: 0,
             rcv_ooopack: 0,
+            last_xmit: now,
             last_data_sent: now,
             last_data_recv: now,
             last_ack_recv: now,
